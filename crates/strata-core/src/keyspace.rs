@@ -1,0 +1,64 @@
+//! Where a key lives: every entry of a branch's map is addressed by namespace, space and user key.
+//!
+//! All primitives of a branch share one ordered map. Its keys are bytes `[namespace][space id, 4 bytes BE][key]`,
+//! so a scan of one namespace and space is a contiguous range, in the UTF-8 byte order of the user keys.
+
+use std::sync::Arc;
+
+/// Which primitive a key belongs to; KV keys and state cells of the same name are different entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Namespace {
+    Kv = 0,
+    State = 1,
+}
+
+impl Namespace {
+    pub const ALL: [Namespace; 2] = [Namespace::Kv, Namespace::State];
+
+    pub fn from_u8(n: u8) -> Option<Namespace> {
+        Namespace::ALL.into_iter().find(|ns| *ns as u8 == n)
+    }
+}
+
+/// Spaces are interned database-wide; the id is what the map keys carry.
+pub type SpaceId = u32;
+pub const DEFAULT_SPACE: SpaceId = 0;
+
+/// An encoded map key.
+pub type StoreKey = Arc<[u8]>;
+
+const HEADER: usize = 5;
+
+pub fn store_key(ns: Namespace, space: SpaceId, key: &str) -> StoreKey {
+    let mut k = Vec::with_capacity(HEADER + key.len());
+    k.extend_from_slice(&range_start(ns, space));
+    k.extend_from_slice(key.as_bytes());
+    Arc::from(k)
+}
+
+/// The smallest encoded key of a namespace and space (the user key is empty, which no stored key is).
+pub fn range_start(ns: Namespace, space: SpaceId) -> [u8; HEADER] {
+    let s = space.to_be_bytes();
+    [ns as u8, s[0], s[1], s[2], s[3]]
+}
+
+pub struct Decoded<'a> {
+    pub ns: Namespace,
+    pub space: SpaceId,
+    pub key: &'a str,
+}
+
+pub fn decode(k: &[u8]) -> Decoded<'_> {
+    Decoded {
+        ns: Namespace::from_u8(k[0]).expect("store keys are built by store_key"),
+        space: u32::from_be_bytes([k[1], k[2], k[3], k[4]]),
+        // Built from a &str by store_key, so always valid UTF-8.
+        key: std::str::from_utf8(&k[HEADER..]).unwrap_or_default(),
+    }
+}
+
+/// The user key of an encoded key, if it belongs to the given namespace and space.
+pub fn user_key(k: &[u8], ns: Namespace, space: SpaceId) -> Option<&str> {
+    (k.len() >= HEADER && k[..HEADER] == range_start(ns, space)).then(|| decode(k).key)
+}

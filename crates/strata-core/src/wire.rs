@@ -1,0 +1,146 @@
+//! The byte format of results that cross into a host language, shared by both bindings so they cannot differ.
+//!
+//! Structured results (lists, histories, branch lists, diffs, merge reports) are returned as one MessagePack
+//! array each, with stored values embedded as the raw MessagePack they already are, so the host decodes the whole
+//! result in one pass with its value codec. Single-value reads use [`read_into`] instead: the value is copied into
+//! a buffer the host reuses, behind a fixed header, which avoids allocating anything per read.
+
+use rmp::encode;
+
+use crate::branch::BranchInfo;
+use crate::error::{fail, Result};
+use crate::merge::{Change, MergeReport, Strategy};
+use crate::version::Version;
+use crate::Namespace;
+
+/// Bytes before the value in a read buffer: version and timestamp as little-endian f64.
+pub const READ_HEADER: usize = 16;
+
+/// Writes a read result into `out` as `[version f64][timestamp f64][value]` if it fits; returns the length it
+/// needs either way, so the host can grow its buffer and read again.
+pub fn read_into(v: &Version, out: &mut [u8]) -> usize {
+    let value = v.value.as_deref().unwrap_or_default();
+    let needed = READ_HEADER + value.len();
+    if needed <= out.len() {
+        out[..8].copy_from_slice(&(v.version as f64).to_le_bytes());
+        out[8..16].copy_from_slice(&(v.timestamp as f64).to_le_bytes());
+        out[READ_HEADER..needed].copy_from_slice(value);
+    }
+    needed
+}
+
+/// Namespaces by their host-side number.
+pub fn namespace(n: u32) -> Result<Namespace> {
+    match u8::try_from(n).ok().and_then(Namespace::from_u8) {
+        Some(ns) => Ok(ns),
+        None => fail!(InvalidValue, "unknown namespace {n}"),
+    }
+}
+
+/// Merge strategies by name.
+pub fn strategy(name: &str) -> Result<Strategy> {
+    match name {
+        "strict" => Ok(Strategy::Strict),
+        "theirs" => Ok(Strategy::Theirs),
+        "ours" => Ok(Strategy::Ours),
+        _ => fail!(InvalidValue, "unknown merge strategy {name:?}; use 'strict', 'theirs' or 'ours'"),
+    }
+}
+
+// Writing into a Vec cannot fail, so the encoder results are discarded.
+fn array(out: &mut Vec<u8>, n: usize) {
+    let _ = encode::write_array_len(out, n as u32);
+}
+fn str(out: &mut Vec<u8>, s: &str) {
+    let _ = encode::write_str(out, s);
+}
+fn uint(out: &mut Vec<u8>, n: u64) {
+    let _ = encode::write_uint(out, n);
+}
+fn opt_uint(out: &mut Vec<u8>, n: Option<u64>) {
+    match n {
+        Some(n) => uint(out, n),
+        None => encode::write_nil(out).unwrap_or(()),
+    }
+}
+fn raw_or_nil(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        Some(bytes) => out.extend_from_slice(bytes),
+        None => encode::write_nil(out).unwrap_or(()),
+    }
+}
+
+/// `[key, ...]`
+pub fn strings(items: &[String]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + items.iter().map(|s| s.len() + 5).sum::<usize>());
+    array(&mut out, items.len());
+    items.iter().for_each(|s| str(&mut out, s));
+    out
+}
+
+/// `[[version, timestamp, deleted, value], ...]`, newest first.
+pub fn history(versions: &[std::sync::Arc<Version>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    array(&mut out, versions.len());
+    for v in versions {
+        array(&mut out, 4);
+        uint(&mut out, v.version);
+        uint(&mut out, v.timestamp);
+        let _ = encode::write_bool(&mut out, v.value.is_none());
+        raw_or_nil(&mut out, v.value.as_deref());
+    }
+    out
+}
+
+/// `[[name, createdAt, parent, forkedAt], ...]`
+pub fn branches(infos: &[BranchInfo]) -> Vec<u8> {
+    let mut out = Vec::new();
+    array(&mut out, infos.len());
+    for b in infos {
+        array(&mut out, 4);
+        str(&mut out, &b.name);
+        uint(&mut out, b.created_at);
+        match &b.parent {
+            Some(p) => str(&mut out, p),
+            None => encode::write_nil(&mut out).unwrap_or(()),
+        }
+        opt_uint(&mut out, b.forked_at);
+    }
+    out
+}
+
+/// `[oldest, latest]`
+pub fn time_range(range: (Option<u64>, Option<u64>)) -> Vec<u8> {
+    let mut out = Vec::new();
+    array(&mut out, 2);
+    opt_uint(&mut out, range.0);
+    opt_uint(&mut out, range.1);
+    out
+}
+
+/// `[[namespace, space, key, kind, a, b], ...]` where kind is 0 added (only in b), 1 removed (only in a),
+/// 2 modified.
+pub fn diff(changes: &[Change]) -> Vec<u8> {
+    let mut out = Vec::new();
+    array(&mut out, changes.len());
+    for c in changes {
+        array(&mut out, 6);
+        uint(&mut out, c.ns as u64);
+        str(&mut out, &c.space);
+        str(&mut out, &c.key);
+        uint(&mut out, if c.a.is_none() { 0 } else if c.b.is_none() { 1 } else { 2 });
+        raw_or_nil(&mut out, c.a.as_deref());
+        raw_or_nil(&mut out, c.b.as_deref());
+    }
+    out
+}
+
+/// `[applied, [conflict, ...], committed]`
+pub fn merge_report(r: &MergeReport) -> Vec<u8> {
+    let mut out = Vec::new();
+    array(&mut out, 3);
+    uint(&mut out, r.applied as u64);
+    out.extend_from_slice(&strings(&r.conflicts));
+    let _ = encode::write_bool(&mut out, r.committed);
+    out
+}

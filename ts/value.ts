@@ -1,0 +1,159 @@
+/**
+ * The values stratadb stores, and helpers to narrow an untyped {@link Value} to one kind.
+ *
+ * A `Value` is what survives a round trip through the engine unchanged: JSON-like data plus 64-bit integers
+ * (`bigint`) and byte strings (`Uint8Array`). Integers within ±(2^53 − 1) come back as `number`, larger ones as
+ * `bigint`; bytes always come back as a plain `Uint8Array`, even if a Node `Buffer` was stored.
+ */
+export type Value = null | boolean | number | bigint | string | Uint8Array | Value[] | { [key: string]: Value }
+
+/** The kind of a {@link Value}, as reported by {@link Value.kind}. */
+export type ValueKind = 'null' | 'bool' | 'int' | 'float' | 'string' | 'bytes' | 'array' | 'object'
+
+/** Narrowing helpers for {@link Value}s: each `asX` returns the value when it is of kind X, else `undefined`. */
+export const Value = {
+  /**
+   * Reads an integer.
+   *
+   * @param v - any value, typically one read from the database.
+   * @returns `v` when it is an integral `number` or a `bigint`, else `undefined` (`1.5`, `'1'` and `null` are not
+   *   integers).
+   * @example
+   * ```ts
+   * Value.asInt(42) // 42
+   * Value.asInt(2n ** 60n) // 1152921504606846976n
+   * Value.asInt(1.5) // undefined
+   * ```
+   */
+  asInt(v: unknown): number | bigint | undefined {
+    if (typeof v === 'number') return Number.isInteger(v) ? v : undefined
+    return typeof v === 'bigint' ? v : undefined
+  },
+
+  /**
+   * Reads a number, accepting integers too.
+   *
+   * @param v - any value, typically one read from the database.
+   * @returns `v` when it is a `number`; `Number(v)` when it is a `bigint` (which may round beyond 2^53); else
+   *   `undefined`.
+   * @example
+   * ```ts
+   * Value.asFloat(1.5) // 1.5
+   * Value.asFloat(3) // 3
+   * Value.asFloat(10n) // 10
+   * Value.asFloat('1.5') // undefined
+   * ```
+   */
+  asFloat(v: unknown): number | undefined {
+    if (typeof v === 'number') return v
+    return typeof v === 'bigint' ? Number(v) : undefined
+  },
+
+  /**
+   * Reads a string.
+   *
+   * @param v - any value, typically one read from the database.
+   * @returns `v` when it is a `string`, else `undefined`.
+   * @example
+   * ```ts
+   * Value.asString('hi') // 'hi'
+   * Value.asString(1) // undefined
+   * ```
+   */
+  asString(v: unknown): string | undefined {
+    return typeof v === 'string' ? v : undefined
+  },
+
+  /**
+   * Reads a boolean.
+   *
+   * @param v - any value, typically one read from the database.
+   * @returns `v` when it is a `boolean`, else `undefined` (no truthiness conversion: `0` and `''` give `undefined`).
+   * @example
+   * ```ts
+   * Value.asBool(false) // false
+   * Value.asBool(0) // undefined
+   * ```
+   */
+  asBool(v: unknown): boolean | undefined {
+    return typeof v === 'boolean' ? v : undefined
+  },
+
+  /**
+   * Reads a byte string.
+   *
+   * @param v - any value, typically one read from the database.
+   * @returns `v` when it is a `Uint8Array` (a Node `Buffer` counts), else `undefined`.
+   * @example
+   * ```ts
+   * Value.asBytes(new Uint8Array([1, 2])) // Uint8Array [1, 2]
+   * Value.asBytes([1, 2]) // undefined
+   * ```
+   */
+  asBytes(v: unknown): Uint8Array | undefined {
+    return v instanceof Uint8Array ? v : undefined
+  },
+
+  /**
+   * Reads an array.
+   *
+   * @param v - any value, typically one read from the database.
+   * @returns `v` when it is an array (`Array.isArray`), else `undefined`.
+   * @example
+   * ```ts
+   * Value.asArray([1, 'a']) // [1, 'a']
+   * Value.asArray({ 0: 1 }) // undefined
+   * ```
+   */
+  asArray(v: unknown): Value[] | undefined {
+    return Array.isArray(v) ? (v as Value[]) : undefined
+  },
+
+  /**
+   * Reads an object (a map with string keys).
+   *
+   * @param v - any value, typically one read from the database.
+   * @returns `v` when it is a non-null object that is neither an array nor a `Uint8Array`, else `undefined`.
+   * @example
+   * ```ts
+   * Value.asObject({ a: 1 }) // { a: 1 }
+   * Value.asObject([1]) // undefined
+   * Value.asObject(null) // undefined
+   * ```
+   */
+  asObject(v: unknown): { [key: string]: Value } | undefined {
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) return undefined
+    return v as { [key: string]: Value }
+  },
+
+  /**
+   * Tells which kind of value `v` is.
+   *
+   * @param v - a value, typically one read from the database.
+   * @returns `'null'`, `'bool'`, `'int'` (an integral `number` or a `bigint`), `'float'` (any other `number`),
+   *   `'string'`, `'bytes'` (a `Uint8Array`), `'array'` or `'object'`.
+   * @example
+   * ```ts
+   * Value.kind(3) // 'int'
+   * Value.kind(3.5) // 'float'
+   * Value.kind(new Uint8Array(0)) // 'bytes'
+   * Value.kind({}) // 'object'
+   * ```
+   */
+  kind(v: Value): ValueKind {
+    switch (typeof v) {
+      case 'boolean':
+        return 'bool'
+      case 'number':
+        return Number.isInteger(v) ? 'int' : 'float'
+      case 'bigint':
+        return 'int'
+      case 'string':
+        return 'string'
+      default:
+        if (v === null) return 'null'
+        if (Array.isArray(v)) return 'array'
+        return v instanceof Uint8Array ? 'bytes' : 'object'
+    }
+  },
+} as const
