@@ -20,8 +20,12 @@ const I64_MIN = -(2n ** 63n)
 const I64_MAX = 2n ** 63n - 1n
 /** Strings up to this many UTF-16 units are encoded by hand; longer ones with `TextEncoder.encodeInto`. */
 const SHORT_STR_ENCODE = 64
+/** Longer strings than this (in UTF-16 units) do not get their worst-case UTF-8 size reserved up front. */
+const LONG_STR_WORST_CASE = 1 << 18
 /** Strings up to this many UTF-8 bytes are decoded by hand; longer ones with `TextDecoder`. */
 const SHORT_STR_DECODE = 32
+/** ASCII strings up to this many bytes are decoded by one `String.fromCharCode` call with explicit arguments. */
+const TINY_STR = 16
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 
 const utf8Encoder = new TextEncoder()
@@ -32,9 +36,7 @@ const nativeIsWellFormed = (String.prototype as { isWellFormed?: WellFormed }).i
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 /** Whether `s` has no lone surrogate, i.e. is representable in UTF-8. */
 const isWellFormed: (s: string) => boolean =
-  typeof nativeIsWellFormed === 'function'
-    ? (s) => nativeIsWellFormed.call(s)
-    : (s) => !LONE_SURROGATE.test(s)
+  typeof nativeIsWellFormed === 'function' ? (s) => nativeIsWellFormed.call(s) : (s) => !LONE_SURROGATE.test(s)
 
 // ---------------------------------------------------------------------------------------------------------------
 // Encoding
@@ -70,7 +72,8 @@ function jsonPath(segs: readonly (string | number)[]): string {
 /** Why a (non-null, non-array, non-Uint8Array) object cannot be stored, and what to store instead. */
 function describeObject(v: object, proto: object | null): string {
   if (v instanceof Date) return 'is a Date; store date.getTime() or date.toISOString()'
-  if (v instanceof Map) return 'is a Map; store a plain object (Object.fromEntries(map)) or an array of [key, value] pairs'
+  if (v instanceof Map)
+    return 'is a Map; store a plain object (Object.fromEntries(map)) or an array of [key, value] pairs'
   if (v instanceof Set) return 'is a Set; store an array ([...set])'
   if (v instanceof RegExp) return 'is a RegExp; store its source and flags as strings'
   if (v instanceof ArrayBuffer) return 'is an ArrayBuffer; wrap it in a Uint8Array (new Uint8Array(buffer))'
@@ -78,15 +81,18 @@ function describeObject(v: object, proto: object | null): string {
     return 'is a SharedArrayBuffer; copy it into a Uint8Array'
   if (ArrayBuffer.isView(v)) {
     const name = v instanceof DataView ? 'DataView' : (Object.prototype.toString.call(v).slice(8, -1) as string)
-    return `is a ${name}; only Uint8Array is stored as bytes: use new Uint8Array(x.buffer, x.byteOffset, x.byteLength)`
+    return `is ${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}; only Uint8Array is stored as bytes: use new Uint8Array(x.buffer, x.byteOffset, x.byteLength)`
   }
   if (v instanceof Number || v instanceof String || v instanceof Boolean || v instanceof BigInt)
     return 'is a boxed primitive; store the primitive (x.valueOf())'
   if (typeof (v as { then?: unknown }).then === 'function') return 'is a Promise (a thenable); await it first'
   if (v instanceof Error) return 'is an Error; store its message (and name) as strings'
   const ctor = (proto as { constructor?: unknown } | null)?.constructor
-  const name = typeof ctor === 'function' && ctor.name ? ctor.name : 'a non-plain object'
-  return `is an instance of ${name}; only plain objects, arrays, Uint8Array and primitives can be stored: convert it (e.g. {...x} or x.toJSON())`
+  const what =
+    typeof ctor === 'function' && ctor !== Object && ctor.name
+      ? `an instance of ${ctor.name}`
+      : 'an object with a custom prototype'
+  return `is ${what}; only plain objects, arrays, Uint8Array and primitives can be stored: convert it to a plain object (e.g. {...x})`
 }
 
 /** Size of the str header for a UTF-8 payload of `n` bytes. */
@@ -149,7 +155,8 @@ export class Encoder {
     let size = this.buf.length * 2
     while (size < this.pos + n) size *= 2
     const next = new Uint8Array(size)
-    next.set(this.buf.subarray(0, this.pos))
+    // All of it, not just up to `pos`: a string being written may already sit past `pos`.
+    next.set(this.buf)
     this.buf = next
     this.view = new DataView(next.buffer)
   }
@@ -263,14 +270,15 @@ export class Encoder {
   /** A string (or, with `isKey`, a map key) as str; lone surrogates fail. */
   private str(s: string, isKey: boolean): void {
     const len = s.length
-    // Room for the largest header and the worst case of 3 bytes per UTF-16 unit.
-    this.ensure(5 + len * 3)
-    const b = this.buf
-    // Optimistically reserve the header for the smallest possible payload (all ASCII: `len` bytes).
+    // Optimistically reserve the header for the smallest possible payload (all ASCII: `len` bytes); it is widened
+    // below if the UTF-8 turns out longer.
     const hdr = strHeaderSize(len)
-    const start = this.pos + hdr
     let n: number
     if (len <= SHORT_STR_ENCODE) {
+      // Room for the largest header and the worst case of 3 bytes per UTF-16 unit.
+      this.ensure(5 + len * 3)
+      const b = this.buf
+      const start = this.pos + hdr
       let p = start
       for (let i = 0; i < len; i++) {
         const c = s.charCodeAt(i)
@@ -296,11 +304,16 @@ export class Encoder {
       }
       n = p - start
     } else {
+      // encodeInto would silently turn a lone surrogate into U+FFFD.
       if (!isWellFormed(s)) throw loneSurrogate(s, isKey)
-      n = utf8Encoder.encodeInto(s, b.subarray(start)).written
+      n = this.utf8Long(s, hdr)
     }
     const need = strHeaderSize(n)
-    if (need !== hdr) b.copyWithin(this.pos + need, start, start + n)
+    if (need !== hdr) {
+      this.ensure(need + n)
+      this.buf.copyWithin(this.pos + need, this.pos + hdr, this.pos + hdr + n)
+    }
+    const b = this.buf
     let p = this.pos
     if (n < 32) {
       b[p++] = 0xa0 | n
@@ -317,6 +330,23 @@ export class Encoder {
       p += 4
     }
     this.pos = p + n
+  }
+
+  /**
+   * Writes the UTF-8 of a long, well-formed string at `this.pos + offset`; returns its byte length. Up to
+   * `LONG_STR_WORST_CASE` units it reserves the worst case (3 bytes a unit) up front; beyond, it reserves for ASCII and
+   * grows once if the string is wider, so a huge ASCII string does not leave the buffer 3 times its size.
+   */
+  private utf8Long(s: string, offset: number): number {
+    const len = s.length
+    this.ensure(5 + (len <= LONG_STR_WORST_CASE ? len * 3 : len))
+    const r = utf8Encoder.encodeInto(s, this.buf.subarray(this.pos + offset))
+    let written = r.written
+    if (r.read < len) {
+      this.ensure(5 + written + (len - r.read) * 3)
+      written += utf8Encoder.encodeInto(s.slice(r.read), this.buf.subarray(this.pos + offset + written)).written
+    }
+    return written
   }
 
   private bin(v: Uint8Array): void {
@@ -490,11 +520,14 @@ function loadScratch(p: number, n: number): void {
  * @returns the decoded value: integers within ±(2^53 − 1) as `number`, larger ones as `bigint`; bin as a fresh
  *   `Uint8Array`; maps as plain objects whose keys are all own data properties (including `__proto__`).
  * @throws StrataError `CORRUPT` if the bytes are not one well-formed value (truncated, trailing bytes, ext types,
- *   the reserved byte 0xc1, invalid UTF-8, or nesting deeper than 128 levels).
+ *   the reserved byte 0xc1, invalid UTF-8, or nesting deeper than 128 levels), or if the range is not within `bytes`.
  */
 export function decode(bytes: Uint8Array, start: number, end: number): Value {
-  if (!(start >= 0 && end <= bytes.length && start <= end)) {
-    throw new RangeError(`decode: range [${start}, ${end}) is outside the input of ${bytes.length} bytes`)
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= bytes.length)) {
+    throw new StrataError(
+      'CORRUPT',
+      `stored value range [${start}, ${end}) is not within its ${bytes.length}-byte buffer`,
+    )
   }
   src = bytes
   pos = start
@@ -668,19 +701,52 @@ function readStr(n: number): string {
   }
 }
 
+const fromCharCode = String.fromCharCode
+/** `UNITS[n]` is a reusable array of exactly `n` UTF-16 units, so short strings decode without allocation. */
+const UNITS: number[][] = Array.from({ length: SHORT_STR_DECODE + 1 }, (_, n) => new Array<number>(n).fill(0))
+
 /** Hand-decodes well-formed UTF-8 in `src[p..e)`; `undefined` on anything irregular (the caller falls back). */
 function shortUtf8(p: number, e: number): string | undefined {
   const b = src
-  let s = ''
+  const n = e - p
+  if (n <= TINY_STR) {
+    // Tiny ASCII strings (most keys and many values): one call with the units as arguments, no array at all.
+    let m = 0
+    for (let i = p; i < e; i++) m |= b[i]!
+    if (m < 0x80) {
+      // prettier-ignore
+      switch (n) {
+        case 1: return fromCharCode(b[p]!)
+        case 2: return fromCharCode(b[p]!, b[p + 1]!)
+        case 3: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!)
+        case 4: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!)
+        case 5: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!)
+        case 6: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!)
+        case 7: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!)
+        case 8: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!)
+        case 9: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!)
+        case 10: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!, b[p + 9]!)
+        case 11: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!, b[p + 9]!, b[p + 10]!)
+        case 12: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!, b[p + 9]!, b[p + 10]!, b[p + 11]!)
+        case 13: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!, b[p + 9]!, b[p + 10]!, b[p + 11]!, b[p + 12]!)
+        case 14: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!, b[p + 9]!, b[p + 10]!, b[p + 11]!, b[p + 12]!, b[p + 13]!)
+        case 15: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!, b[p + 9]!, b[p + 10]!, b[p + 11]!, b[p + 12]!, b[p + 13]!, b[p + 14]!)
+        case 16: return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!, b[p + 9]!, b[p + 10]!, b[p + 11]!, b[p + 12]!, b[p + 13]!, b[p + 14]!, b[p + 15]!)
+        default: return ''
+      }
+    }
+  }
+  const u = UNITS[n]!
+  let k = 0
   while (p < e) {
     const c = b[p++]!
     if (c < 0x80) {
-      s += String.fromCharCode(c)
+      u[k++] = c
     } else if (c >= 0xc2 && c < 0xe0) {
       if (p >= e) return undefined
       const c1 = b[p++]!
       if ((c1 & 0xc0) !== 0x80) return undefined
-      s += String.fromCharCode(((c & 0x1f) << 6) | (c1 & 0x3f))
+      u[k++] = ((c & 0x1f) << 6) | (c1 & 0x3f)
     } else if (c >= 0xe0 && c < 0xf0) {
       if (p + 1 >= e) return undefined
       const c1 = b[p++]!
@@ -689,7 +755,7 @@ function shortUtf8(p: number, e: number): string | undefined {
       const x = ((c & 0x0f) << 12) | ((c1 & 0x3f) << 6) | (c2 & 0x3f)
       // Overlong forms and UTF-16 surrogates are not valid UTF-8.
       if (x < 0x800 || (x >= 0xd800 && x <= 0xdfff)) return undefined
-      s += String.fromCharCode(x)
+      u[k++] = x
     } else if (c >= 0xf0 && c < 0xf5) {
       if (p + 2 >= e) return undefined
       const c1 = b[p++]!
@@ -698,11 +764,51 @@ function shortUtf8(p: number, e: number): string | undefined {
       if ((c1 & 0xc0) !== 0x80 || (c2 & 0xc0) !== 0x80 || (c3 & 0xc0) !== 0x80) return undefined
       const x = ((c & 0x07) << 18) | ((c1 & 0x3f) << 12) | ((c2 & 0x3f) << 6) | (c3 & 0x3f)
       if (x < 0x10000 || x > 0x10ffff) return undefined
-      s += String.fromCharCode(0xd800 + ((x - 0x10000) >> 10), 0xdc00 + ((x - 0x10000) & 0x3ff))
+      u[k++] = 0xd800 + ((x - 0x10000) >> 10)
+      u[k++] = 0xdc00 + ((x - 0x10000) & 0x3ff)
     } else {
       return undefined
     }
   }
+  if (k === u.length) return fromCharCode.apply(null, u)
+  // Multi-byte characters made fewer units than bytes: hand over an array of the exact length.
+  const v = UNITS[k]!
+  for (let i = 0; i < k; i++) v[i] = u[i]!
+  return fromCharCode.apply(null, v)
+}
+
+// Map keys repeat across values, so short ones are cached by their bytes: a hit costs a hash and a compare, makes
+// no string, and hands back a string V8 has already internalized as a property name.
+const KEY_CACHE_SIZE = 4096
+const MAX_CACHED_KEY = 16
+const keyCacheBytes = new Uint8Array(KEY_CACHE_SIZE * MAX_CACHED_KEY)
+/** The cached key's byte length plus one; 0 for an empty slot. */
+const keyCacheLen = new Uint8Array(KEY_CACHE_SIZE)
+const keyCacheStr: string[] = new Array<string>(KEY_CACHE_SIZE).fill('')
+
+/** Reads a map key that is a str of `n` bytes (header already consumed). */
+function readKey(n: number): string {
+  if (n > MAX_CACHED_KEY) return readStr(n)
+  const p = pos
+  const e = p + n
+  if (e > lim) throw corrupt(p)
+  const b = src
+  let h = n
+  for (let i = p; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193)
+  const slot = (h ^ (h >>> 15)) & (KEY_CACHE_SIZE - 1)
+  const at = slot * MAX_CACHED_KEY
+  if (keyCacheLen[slot] === n + 1) {
+    let i = 0
+    while (i < n && keyCacheBytes[at + i] === b[p + i]) i++
+    if (i === n) {
+      pos = e
+      return keyCacheStr[slot]!
+    }
+  }
+  const s = readStr(n)
+  for (let i = 0; i < n; i++) keyCacheBytes[at + i] = b[p + i]!
+  keyCacheLen[slot] = n + 1
+  keyCacheStr[slot] = s
   return s
 }
 
@@ -729,7 +835,7 @@ function readMap(n: number, depth: number): { [key: string]: Value } {
     const t = pos < lim ? src[pos]! : 0
     if (t >= 0xa0 && t < 0xc0) {
       pos++
-      key = readStr(t & 0x1f)
+      key = readKey(t & 0x1f)
     } else {
       const k = read(d)
       key = typeof k === 'string' ? k : String(k)

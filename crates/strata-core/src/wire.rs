@@ -144,3 +144,8 @@ pub fn merge_report(r: &MergeReport) -> Vec<u8> {
     let _ = encode::write_bool(&mut out, r.committed);
     out
 }
+
+/// A host number that stands for an optional count or timestamp (hosts pass doubles); negatives mean none.
+pub fn opt_u64(n: Option<f64>) -> Option<u64> {
+    n.filter(|n| *n >= 0.0).map(|n| n as u64)
+}

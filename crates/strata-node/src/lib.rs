@@ -1,0 +1,198 @@
+//! The N-API binding: converts arguments, forwards to `strata_core`, and maps errors to `error.code`.
+//! No engine logic lives here; see `strata_core` for what each call means.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::Uint8Array;
+use napi_derive::napi;
+use strata_core::{self as core, wire, ErrorCode};
+
+type Result<T> = napi::Result<T, ErrorCode>;
+
+fn js<T>(r: core::Result<T>) -> Result<T> {
+    r.map_err(|e| napi::Error::new(e.code, e.message))
+}
+
+fn closed() -> napi::Error<ErrorCode> {
+    napi::Error::new(ErrorCode::Closed, "the database handle is closed; open the database again".to_string())
+}
+
+fn ns(n: u32) -> Result<core::Namespace> {
+    js(wire::namespace(n))
+}
+
+/// One handle on an engine. Several handles may share an engine (`share`); closing one leaves the others open.
+#[napi]
+pub struct Database {
+    db: Option<Arc<core::Database>>,
+    /// A buffer owned by JavaScript that reads copy into, so a read allocates nothing (see `wire::read_into`).
+    read_buffer: Option<Uint8Array>,
+}
+
+impl Database {
+    fn new(db: Arc<core::Database>) -> Database {
+        Database { db: Some(db), read_buffer: None }
+    }
+
+    fn db(&self) -> Result<&Arc<core::Database>> {
+        self.db.as_ref().ok_or_else(closed)
+    }
+}
+
+#[napi]
+impl Database {
+    /// An in-memory database: private, or the process-wide one called `name`.
+    #[napi(factory, catch_unwind)]
+    pub fn memory(name: Option<String>) -> Database {
+        Database::new(match name {
+            Some(name) => core::named_memory(&name, core::system_clock),
+            None => Arc::new(core::Database::new(core::system_clock)),
+        })
+    }
+
+    /// Another handle on the same engine.
+    #[napi(catch_unwind)]
+    pub fn share(&self) -> Result<Database> {
+        Ok(Database::new(self.db()?.clone()))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn close(&mut self) {
+        self.db = None;
+        self.read_buffer = None;
+    }
+
+    #[napi(catch_unwind)]
+    pub fn set_read_buffer(&mut self, buffer: Uint8Array) {
+        self.read_buffer = Some(buffer);
+    }
+
+    /// Copies the live version of a key into the read buffer; returns the length it needs, or -1 when absent.
+    #[napi(catch_unwind)]
+    pub fn get(&mut self, ns_: u32, branch: f64, space: u32, key: String, as_of: Option<f64>) -> Result<f64> {
+        let db = self.db.as_ref().ok_or_else(closed)?;
+        // SAFETY: the buffer is only touched during this synchronous call, on the JavaScript thread that owns it.
+        let out = self.read_buffer.as_mut().map(|b| unsafe { b.as_mut() }).unwrap_or_default();
+        let found = js(db.get(ns(ns_)?, branch as u64, space, &key, wire::opt_u64(as_of), |v| wire::read_into(v, out)))?;
+        Ok(found.map_or(-1.0, |n| n as f64))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn put(&self, ns_: u32, branch: f64, space: u32, key: String, value: &[u8]) -> Result<f64> {
+        js(self.db()?.put(ns(ns_)?, branch as u64, space, &key, value)).map(|v| v as f64)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn delete(&self, ns_: u32, branch: f64, space: u32, key: String) -> Result<bool> {
+        js(self.db()?.delete(ns(ns_)?, branch as u64, space, &key))
+    }
+
+    /// The new version, or null when the expected version did not match.
+    #[napi(catch_unwind)]
+    pub fn cas(&self, ns_: u32, branch: f64, space: u32, key: String, expected: Option<f64>, value: &[u8]) -> Result<Option<f64>> {
+        let expected = expected.map(|v| v as u64);
+        js(self.db()?.cas(ns(ns_)?, branch as u64, space, &key, expected, value)).map(|v| v.map(|v| v as f64))
+    }
+
+    #[napi(catch_unwind)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn list(
+        &self,
+        ns_: u32,
+        branch: f64,
+        space: u32,
+        prefix: Option<String>,
+        after: Option<String>,
+        limit: Option<f64>,
+        as_of: Option<f64>,
+    ) -> Result<Uint8Array> {
+        let keys = self.db()?.list(
+            ns(ns_)?,
+            branch as u64,
+            space,
+            prefix.as_deref().unwrap_or(""),
+            after.as_deref(),
+            wire::opt_u64(limit).map(|n| n as usize),
+            wire::opt_u64(as_of),
+        );
+        js(keys).map(|k| wire::strings(&k).into())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn history(&self, ns_: u32, branch: f64, space: u32, key: String, limit: Option<f64>) -> Result<Uint8Array> {
+        let limit = wire::opt_u64(limit).map(|n| n as usize);
+        js(self.db()?.history(ns(ns_)?, branch as u64, space, &key, limit)).map(|h| wire::history(&h).into())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn branch_id(&self, name: String) -> Result<f64> {
+        js(self.db()?.branch_id(&name)).map(|id| id as f64)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn branch_name(&self, id: f64) -> Result<String> {
+        js(self.db()?.branch_name(id as u64))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn branch_exists(&self, name: String) -> Result<bool> {
+        Ok(self.db()?.branch_exists(&name))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn create_branch(&self, name: String) -> Result<f64> {
+        js(self.db()?.create_branch(&name)).map(|id| id as f64)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn fork_branch(&self, name: String, from: f64) -> Result<f64> {
+        js(self.db()?.fork_branch(&name, from as u64)).map(|id| id as f64)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn delete_branch(&self, name: String) -> Result<()> {
+        js(self.db()?.delete_branch(&name))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn list_branches(&self) -> Result<Uint8Array> {
+        Ok(wire::branches(&self.db()?.list_branches()).into())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn time_range(&self, branch: f64) -> Result<Uint8Array> {
+        js(self.db()?.time_range(branch as u64)).map(|r| wire::time_range(r).into())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn space_id(&self, name: String) -> Result<u32> {
+        js(self.db()?.space_id(&name))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn list_spaces(&self, branch: f64) -> Result<Uint8Array> {
+        js(self.db()?.list_spaces(branch as u64)).map(|s| wire::strings(&s).into())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn delete_space(&self, branch: f64, name: String, force: bool) -> Result<bool> {
+        js(self.db()?.delete_space(branch as u64, &name, force))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn diff(&self, a: f64, b: f64) -> Result<Uint8Array> {
+        js(self.db()?.diff(a as u64, b as u64)).map(|d| wire::diff(&d).into())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn merge(&self, source: f64, target: f64, strategy: String) -> Result<Uint8Array> {
+        let strategy = js(wire::strategy(&strategy))?;
+        js(self.db()?.merge(source as u64, target as u64, strategy)).map(|r| wire::merge_report(&r).into())
+    }
+}
+
+/// The engine's error codes, for the test that checks the TypeScript list against them.
+#[napi]
+pub fn error_codes() -> Vec<&'static str> {
+    ErrorCode::ALL.iter().map(|c| c.as_str()).collect()
+}

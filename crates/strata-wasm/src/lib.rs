@@ -1,0 +1,201 @@
+//! The WebAssembly binding: converts arguments, forwards to `strata_core`, and throws errors with `code` set.
+//! No engine logic lives here; see `strata_core` for what each call means. Its JavaScript names match the N-API
+//! binding's, so the TypeScript layer drives both the same way.
+
+use std::sync::Arc;
+
+use strata_core::{self as core, wire, ErrorCode};
+use wasm_bindgen::prelude::*;
+
+type Result<T> = std::result::Result<T, JsValue>;
+
+fn throw(code: ErrorCode, message: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&err, &"code".into(), &code.as_str().into());
+    err.into()
+}
+
+fn closed() -> JsValue {
+    throw(ErrorCode::Closed, "the database handle is closed; open the database again")
+}
+
+fn js<T>(r: core::Result<T>) -> Result<T> {
+    r.map_err(|e| throw(e.code, &e.message))
+}
+
+fn ns(n: u32) -> Result<core::Namespace> {
+    js(wire::namespace(n))
+}
+
+/// `std::time` panics on wasm32-unknown-unknown; the host's clock has millisecond resolution, and the engine's
+/// clock keeps timestamps strictly increasing within a millisecond.
+fn wall_clock() -> u64 {
+    (js_sys::Date::now() * 1000.0) as u64
+}
+
+/// One handle on an engine. Several handles may share an engine (`share`); closing one leaves the others open.
+#[wasm_bindgen]
+pub struct Database {
+    db: Option<Arc<core::Database>>,
+    /// Reads copy values here; JavaScript reads them in place from linear memory (see `wire::read_into`).
+    read_buffer: Vec<u8>,
+}
+
+impl Database {
+    fn new(db: Arc<core::Database>) -> Database {
+        Database { db: Some(db), read_buffer: Vec::new() }
+    }
+
+    fn db(&self) -> Result<&Arc<core::Database>> {
+        self.db.as_ref().ok_or_else(closed)
+    }
+}
+
+#[wasm_bindgen]
+impl Database {
+    /// An in-memory database: private, or the one called `name` (named databases are private to this instance).
+    pub fn memory(name: Option<String>) -> Database {
+        Database::new(match name {
+            Some(name) => core::named_memory(&name, wall_clock),
+            None => Arc::new(core::Database::new(wall_clock)),
+        })
+    }
+
+    /// Another handle on the same engine.
+    pub fn share(&self) -> Result<Database> {
+        Ok(Database::new(self.db()?.clone()))
+    }
+
+    pub fn close(&mut self) {
+        self.db = None;
+        self.read_buffer = Vec::new();
+    }
+
+    /// Makes the read buffer `capacity` bytes long; returns its address in linear memory.
+    #[wasm_bindgen(js_name = setReadBuffer)]
+    pub fn set_read_buffer(&mut self, capacity: usize) -> usize {
+        self.read_buffer = vec![0; capacity];
+        self.read_buffer.as_ptr() as usize
+    }
+
+    /// Copies the live version of a key into the read buffer; returns the length it needs, or -1 when absent.
+    pub fn get(&mut self, ns_: u32, branch: f64, space: u32, key: &str, as_of: Option<f64>) -> Result<f64> {
+        let db = self.db.as_ref().ok_or_else(closed)?;
+        let out = &mut self.read_buffer;
+        let found = js(db.get(ns(ns_)?, branch as u64, space, key, wire::opt_u64(as_of), |v| wire::read_into(v, out)))?;
+        Ok(found.map_or(-1.0, |n| n as f64))
+    }
+
+    pub fn put(&self, ns_: u32, branch: f64, space: u32, key: &str, value: &[u8]) -> Result<f64> {
+        js(self.db()?.put(ns(ns_)?, branch as u64, space, key, value)).map(|v| v as f64)
+    }
+
+    pub fn delete(&self, ns_: u32, branch: f64, space: u32, key: &str) -> Result<bool> {
+        js(self.db()?.delete(ns(ns_)?, branch as u64, space, key))
+    }
+
+    /// The new version, or undefined when the expected version did not match.
+    pub fn cas(&self, ns_: u32, branch: f64, space: u32, key: &str, expected: Option<f64>, value: &[u8]) -> Result<Option<f64>> {
+        let expected = expected.map(|v| v as u64);
+        js(self.db()?.cas(ns(ns_)?, branch as u64, space, key, expected, value)).map(|v| v.map(|v| v as f64))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn list(
+        &self,
+        ns_: u32,
+        branch: f64,
+        space: u32,
+        prefix: Option<String>,
+        after: Option<String>,
+        limit: Option<f64>,
+        as_of: Option<f64>,
+    ) -> Result<Vec<u8>> {
+        let keys = self.db()?.list(
+            ns(ns_)?,
+            branch as u64,
+            space,
+            prefix.as_deref().unwrap_or(""),
+            after.as_deref(),
+            wire::opt_u64(limit).map(|n| n as usize),
+            wire::opt_u64(as_of),
+        );
+        js(keys).map(|k| wire::strings(&k))
+    }
+
+    pub fn history(&self, ns_: u32, branch: f64, space: u32, key: &str, limit: Option<f64>) -> Result<Vec<u8>> {
+        let limit = wire::opt_u64(limit).map(|n| n as usize);
+        js(self.db()?.history(ns(ns_)?, branch as u64, space, key, limit)).map(|h| wire::history(&h))
+    }
+
+    #[wasm_bindgen(js_name = branchId)]
+    pub fn branch_id(&self, name: &str) -> Result<f64> {
+        js(self.db()?.branch_id(name)).map(|id| id as f64)
+    }
+
+    #[wasm_bindgen(js_name = branchName)]
+    pub fn branch_name(&self, id: f64) -> Result<String> {
+        js(self.db()?.branch_name(id as u64))
+    }
+
+    #[wasm_bindgen(js_name = branchExists)]
+    pub fn branch_exists(&self, name: &str) -> Result<bool> {
+        Ok(self.db()?.branch_exists(name))
+    }
+
+    #[wasm_bindgen(js_name = createBranch)]
+    pub fn create_branch(&self, name: &str) -> Result<f64> {
+        js(self.db()?.create_branch(name)).map(|id| id as f64)
+    }
+
+    #[wasm_bindgen(js_name = forkBranch)]
+    pub fn fork_branch(&self, name: &str, from: f64) -> Result<f64> {
+        js(self.db()?.fork_branch(name, from as u64)).map(|id| id as f64)
+    }
+
+    #[wasm_bindgen(js_name = deleteBranch)]
+    pub fn delete_branch(&self, name: &str) -> Result<()> {
+        js(self.db()?.delete_branch(name))
+    }
+
+    #[wasm_bindgen(js_name = listBranches)]
+    pub fn list_branches(&self) -> Result<Vec<u8>> {
+        Ok(wire::branches(&self.db()?.list_branches()))
+    }
+
+    #[wasm_bindgen(js_name = timeRange)]
+    pub fn time_range(&self, branch: f64) -> Result<Vec<u8>> {
+        js(self.db()?.time_range(branch as u64)).map(wire::time_range)
+    }
+
+    #[wasm_bindgen(js_name = spaceId)]
+    pub fn space_id(&self, name: &str) -> Result<u32> {
+        js(self.db()?.space_id(name))
+    }
+
+    #[wasm_bindgen(js_name = listSpaces)]
+    pub fn list_spaces(&self, branch: f64) -> Result<Vec<u8>> {
+        js(self.db()?.list_spaces(branch as u64)).map(|s| wire::strings(&s))
+    }
+
+    #[wasm_bindgen(js_name = deleteSpace)]
+    pub fn delete_space(&self, branch: f64, name: &str, force: bool) -> Result<bool> {
+        js(self.db()?.delete_space(branch as u64, name, force))
+    }
+
+    pub fn diff(&self, a: f64, b: f64) -> Result<Vec<u8>> {
+        js(self.db()?.diff(a as u64, b as u64)).map(|d| wire::diff(&d))
+    }
+
+    pub fn merge(&self, source: f64, target: f64, strategy: &str) -> Result<Vec<u8>> {
+        let strategy = js(wire::strategy(strategy))?;
+        js(self.db()?.merge(source as u64, target as u64, strategy)).map(|r| wire::merge_report(&r))
+    }
+}
+
+/// The engine's error codes, for the test that checks the TypeScript list against them.
+#[wasm_bindgen(js_name = errorCodes)]
+pub fn error_codes() -> Vec<String> {
+    ErrorCode::ALL.iter().map(|c| c.as_str().to_string()).collect()
+}

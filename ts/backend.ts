@@ -1,0 +1,72 @@
+/**
+ * The one byte-level contract both bindings satisfy (the N-API addon and the WebAssembly module export a
+ * `Database` class with these methods under the same names). The public API in `strata.ts` is written once against
+ * it. Values cross as MessagePack bytes; structured results come back as one MessagePack array each (see
+ * `crates/strata-core/src/wire.rs`).
+ */
+
+/** Namespaces of the engine, by number (`Namespace` in the engine). */
+export const enum Ns {
+  Kv = 0,
+  State = 1,
+}
+
+/** An engine handle as a binding exposes it. Branch ids are numbers the engine hands out; spaces are interned. */
+export interface Binding {
+  share(): Binding
+  close(): void
+  get(ns: Ns, branch: number, space: number, key: string, asOf: number | undefined): number
+  put(ns: Ns, branch: number, space: number, key: string, value: Uint8Array): number
+  delete(ns: Ns, branch: number, space: number, key: string): boolean
+  cas(ns: Ns, branch: number, space: number, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined
+  list(
+    ns: Ns,
+    branch: number,
+    space: number,
+    prefix: string | undefined,
+    after: string | undefined,
+    limit: number | undefined,
+    asOf: number | undefined,
+  ): Uint8Array
+  history(ns: Ns, branch: number, space: number, key: string, limit: number | undefined): Uint8Array
+  branchId(name: string): number
+  branchName(id: number): string
+  branchExists(name: string): boolean
+  createBranch(name: string): number
+  forkBranch(name: string, from: number): number
+  deleteBranch(name: string): void
+  listBranches(): Uint8Array
+  timeRange(branch: number): Uint8Array
+  spaceId(name: string): number
+  listSpaces(branch: number): Uint8Array
+  deleteSpace(branch: number, name: string, force: boolean): boolean
+  diff(a: number, b: number): Uint8Array
+  merge(source: number, target: number, strategy: string): Uint8Array
+}
+
+/**
+ * Where a binding's reads land. `get` copies `[version f64][timestamp f64][value]` into a buffer it reuses and
+ * returns the length it needed; the reader decodes in place, so a read allocates nothing but its result.
+ */
+export interface ReadBuffer {
+  /** Bytes that hold the last read, starting at `base`. */
+  bytes: Uint8Array
+  /** A view of the same memory, for the version and timestamp header. */
+  view: DataView
+  base: number
+  /** Makes room for a read of `length` bytes (the caller then reads again). */
+  grow(length: number): void
+  /** Re-derives `bytes` and `view` if the memory behind them moved (WebAssembly memory growth). */
+  refresh(): void
+}
+
+/** A loaded backend: how to open databases with it and how its read buffers work. */
+export interface Backend {
+  readonly name: 'native' | 'wasm'
+  /** An in-memory database; with `name`, the process-wide (native) or instance-wide (wasm) one of that name. */
+  memory(name: string | undefined): Binding
+  /** Attaches a fresh read buffer to a binding. */
+  readBuffer(binding: Binding): ReadBuffer
+  /** The engine's list of error codes. */
+  errorCodes(): string[]
+}

@@ -1,0 +1,21 @@
+/**
+ * stratadb's public API. Runtime entries (`entry/node.ts`, `entry/browser.ts`) load a backend and re-export this.
+ */
+export { Strata, Kv, State } from './strata.js'
+export type {
+  BranchDiff,
+  BranchInfo,
+  CacheOptions,
+  DiffEntry,
+  DiffSection,
+  HistoryEntry,
+  ListOptions,
+  MergeResult,
+  MergeStrategy,
+  ReadOptions,
+  Versioned,
+} from './strata.js'
+export { Value } from './value.js'
+export type { ValueKind } from './value.js'
+export { StrataError, ERROR_CODES } from './errors.js'
+export type { ErrorCode } from './errors.js'

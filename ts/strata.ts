@@ -1,0 +1,660 @@
+/**
+ * The public API, written once against the `Backend` contract: the same code drives the native addon and the
+ * WebAssembly module. A `Strata` is a handle: it owns its current branch and space and its own binding handle on
+ * the shared engine, so handles made with `db.branch(name)` or `db.at(ts)` never disturb each other.
+ */
+import { Ns, type Backend, type Binding, type ReadBuffer } from './backend.js'
+import { Encoder, decode } from './codec.js'
+import { StrataError } from './errors.js'
+import type { Value } from './value.js'
+
+let backend: Backend | undefined
+
+/** Called once by the runtime entry (`entry/node.ts`, `entry/browser.ts`) with the backend it loaded. */
+export function useBackend(b: Backend): void {
+  backend = b
+}
+
+function loaded(): Backend {
+  if (backend === undefined) throw new StrataError('UNSUPPORTED', 'no stratadb backend is loaded in this runtime')
+  return backend
+}
+
+/** A value together with the version that wrote it. */
+export interface Versioned {
+  value: Value
+  /** The key's version: 1 for the first write, +1 for every put or delete. */
+  version: number
+  /** Microseconds since the epoch when the version was committed. */
+  timestamp: number
+}
+
+/** One entry of a key's history, newest first. Deletes appear with `deleted: true` and `value: null`. */
+export interface HistoryEntry extends Versioned {
+  deleted?: true
+}
+
+/** Options of every read: `asOf` reads the state at that timestamp (microseconds since the epoch). */
+export interface ReadOptions {
+  asOf?: number
+}
+
+export interface ListOptions extends ReadOptions {
+  /** Only keys starting with this. */
+  prefix?: string
+  /** At most this many keys. */
+  limit?: number
+  /** Exclusive start key, for paging: pass the last key of the previous page. */
+  after?: string
+}
+
+export interface BranchInfo {
+  name: string
+  /** When the branch was created (microseconds since the epoch). */
+  createdAt: number
+  /** The branch it was forked from, or `null` for `default` and branches made with `createBranch`. */
+  parent: string | null
+  /** The fork point's timestamp, or `null`. */
+  forkedAt: number | null
+}
+
+/** One key that differs between two branches: `a` and `b` are its values there (`null` where it is absent). */
+export interface DiffEntry {
+  key: string
+  space: string
+  a: Value
+  b: Value
+}
+
+/** Keys only in `b` (added), only in `a` (removed), or in both with different values (modified). */
+export interface DiffSection {
+  added: DiffEntry[]
+  removed: DiffEntry[]
+  modified: DiffEntry[]
+}
+
+export interface BranchDiff {
+  kv: DiffSection
+  state: DiffSection
+  json: DiffSection
+  events: { added: number[]; removed: number[] }
+}
+
+export type MergeStrategy = 'strict' | 'theirs' | 'ours'
+
+export interface MergeResult {
+  /** How many keys the merge wrote. */
+  applied: number
+  /** Keys changed on both sides since the common ancestor (resolved by `theirs`/`ours`). */
+  conflicts: string[]
+}
+
+export interface CacheOptions {
+  /** A process-wide named in-memory database: every `Strata.cache({ name })` with this name shares its data. */
+  name?: string
+}
+
+/** Rejects options the method does not know, so a typo never silently changes behaviour. */
+function checkOptions(options: object | undefined, allowed: readonly string[], where: string): void {
+  if (options === undefined) return
+  if (options === null || typeof options !== 'object') {
+    throw new StrataError('INVALID_VALUE', `${where}: options must be an object, got ${options === null ? 'null' : typeof options}`)
+  }
+  for (const k of Object.keys(options)) {
+    if (!allowed.includes(k)) {
+      const known = allowed.length ? allowed.join(', ') : 'none'
+      throw new StrataError('INVALID_VALUE', `${where}: unknown option '${k}' (known: ${known})`)
+    }
+  }
+}
+
+function checkKey(key: unknown, what = 'key'): string {
+  if (typeof key !== 'string') {
+    throw new StrataError('INVALID_KEY', `${what} must be a string, got ${key === null ? 'null' : typeof key}`)
+  }
+  // A lone surrogate has no UTF-8 form; the bindings would silently replace it, so reject it here.
+  if (!key.isWellFormed()) {
+    throw new StrataError('INVALID_KEY', `${what} ${JSON.stringify(key)} contains a lone surrogate, which UTF-8 cannot hold`)
+  }
+  return key
+}
+
+function checkName(name: unknown, what: string): string {
+  if (typeof name !== 'string') {
+    throw new StrataError('INVALID_NAME', `${what} name must be a string, got ${name === null ? 'null' : typeof name}`)
+  }
+  return name
+}
+
+function optionalNumber(n: unknown, what: string, integer: boolean): number | undefined {
+  if (n === undefined) return undefined
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+    const kind = integer ? 'a non-negative integer' : 'a non-negative number'
+    throw new StrataError('INVALID_VALUE', `${what} must be ${kind}, got ${String(n)}`)
+  }
+  return n
+}
+
+const encoder = new Encoder()
+
+/** The engine state a handle shares with the handles made from it. */
+class Shared {
+  poisoned: StrataError | undefined
+  constructor(readonly backend: Backend) {}
+}
+
+/** Turns anything a binding threw into a `StrataError`, remembering a WebAssembly trap: the instance is unusable. */
+function fail(shared: Shared, err: unknown): StrataError {
+  if (typeof WebAssembly !== 'undefined' && err instanceof WebAssembly.RuntimeError) {
+    shared.poisoned = new StrataError(
+      'IO',
+      `the WebAssembly instance trapped (${err.message}) and cannot be used any more; reload stratadb to continue`,
+    )
+    return shared.poisoned
+  }
+  return StrataError.from(err)
+}
+
+type Lifecycle = 'open' | 'closed'
+
+/** Reads and writes of one namespace (KV or state cells) through one handle. */
+class Keyspace {
+  constructor(
+    protected readonly db: Strata,
+    protected readonly ns: Ns,
+    protected readonly what: string,
+  ) {}
+
+  /** Reads the live value of `key` into the handle's read buffer; returns its length or -1. */
+  protected read(key: string, options: ReadOptions | undefined, method: string): number {
+    checkKey(key, this.what)
+    let asOf = this.db.asOf
+    if (options !== undefined) {
+      checkOptions(options, ['asOf'], `${this.what === 'key' ? 'kv' : 'state'}.${method}`)
+      asOf = optionalNumber(options.asOf, 'asOf', false) ?? asOf
+    }
+    const db = this.db
+    const h = db.enter()
+    try {
+      let n = h.binding.get(this.ns, db.branchId, db.spaceId, key, asOf)
+      while (n > h.reads.bytes.length - h.reads.base) {
+        h.reads.grow(n)
+        n = h.binding.get(this.ns, db.branchId, db.spaceId, key, asOf)
+      }
+      h.reads.refresh()
+      return n
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+
+  /**
+   * The live value of `key`, or `null` when it does not exist.
+   * @param key 1 to 1024 bytes of UTF-8.
+   * @param options `asOf`: read the value as of that timestamp.
+   * @throws {StrataError} `INVALID_KEY`, `LIMIT_EXCEEDED`, `BRANCH_NOT_FOUND`, `CLOSED`.
+   */
+  get(key: string, options?: ReadOptions): Value | null {
+    const n = this.read(key, options, 'get')
+    if (n < 0) return null
+    const r = this.db.handle.reads
+    return decode(r.bytes, r.base + 16, r.base + n)
+  }
+
+  /**
+   * The live value of `key` with its version and timestamp, or `null`.
+   * @throws {StrataError} `INVALID_KEY`, `LIMIT_EXCEEDED`, `BRANCH_NOT_FOUND`, `CLOSED`.
+   */
+  getVersioned(key: string, options?: ReadOptions): Versioned | null {
+    const n = this.read(key, options, 'getVersioned')
+    if (n < 0) return null
+    const r = this.db.handle.reads
+    return {
+      value: decode(r.bytes, r.base + 16, r.base + n),
+      version: r.view.getFloat64(r.base, true),
+      timestamp: r.view.getFloat64(r.base + 8, true),
+    }
+  }
+
+  /**
+   * Deletes `key`; returns whether a live value existed. A delete is a new version (a tombstone) in the history.
+   * @throws {StrataError} `INVALID_KEY`, `READ_ONLY`, `BRANCH_NOT_FOUND`, `CLOSED`.
+   */
+  delete(key: string): boolean {
+    checkKey(key, this.what)
+    const db = this.db
+    const h = db.enterWrite()
+    try {
+      return h.binding.delete(this.ns, db.branchId, db.spaceId, key)
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+
+  /**
+   * Live keys in the UTF-8 byte order of their names.
+   * @param options `prefix`, `limit`, `after` (exclusive start key for paging), `asOf`.
+   * @throws {StrataError} `INVALID_VALUE` (bad option), `BRANCH_NOT_FOUND`, `CLOSED`.
+   */
+  list(options?: ListOptions): string[] {
+    checkOptions(options, ['prefix', 'limit', 'after', 'asOf'], `${this.ns === Ns.Kv ? 'kv' : 'state'}.list`)
+    const prefix = options?.prefix === undefined ? undefined : checkKeyPart(options.prefix, 'prefix')
+    const after = options?.after === undefined ? undefined : checkKeyPart(options.after, 'after')
+    const limit = optionalNumber(options?.limit, 'limit', true)
+    const asOf = optionalNumber(options?.asOf, 'asOf', false) ?? this.db.asOf
+    const db = this.db
+    const h = db.enter()
+    try {
+      return decodeAll(h.binding.list(this.ns, db.branchId, db.spaceId, prefix, after, limit, asOf)) as string[]
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+
+  /**
+   * Every version of `key`, newest first; deletes appear with `deleted: true`. Unknown key: `[]`.
+   * @throws {StrataError} `INVALID_KEY`, `BRANCH_NOT_FOUND`, `CLOSED`.
+   */
+  history(key: string, options?: { limit?: number }): HistoryEntry[] {
+    checkKey(key, this.what)
+    checkOptions(options, ['limit'], `${this.ns === Ns.Kv ? 'kv' : 'state'}.history`)
+    const limit = optionalNumber(options?.limit, 'limit', true)
+    const db = this.db
+    const h = db.enter()
+    let raw: Uint8Array
+    try {
+      raw = h.binding.history(this.ns, db.branchId, db.spaceId, key, limit)
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+    const asOf = db.asOf
+    const entries = (decodeAll(raw) as [number, number, boolean, Value][]).map(([version, timestamp, deleted, value]) =>
+      deleted ? { value: null, version, timestamp, deleted: true as const } : { value, version, timestamp },
+    )
+    return asOf === undefined ? entries : entries.filter((e) => e.timestamp <= asOf)
+  }
+
+  protected write(key: string, value: unknown): number {
+    checkKey(key, this.what)
+    const bytes = encoder.encode(value)
+    const db = this.db
+    const h = db.enterWrite()
+    try {
+      return h.binding.put(this.ns, db.branchId, db.spaceId, key, bytes)
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+}
+
+function checkKeyPart(s: unknown, what: string): string {
+  if (typeof s !== 'string') throw new StrataError('INVALID_VALUE', `${what} must be a string, got ${typeof s}`)
+  if (!s.isWellFormed()) throw new StrataError('INVALID_KEY', `${what} contains a lone surrogate, which UTF-8 cannot hold`)
+  return s
+}
+
+function decodeAll(bytes: Uint8Array): unknown {
+  return decode(bytes, 0, bytes.length)
+}
+
+/** `db.kv`: key-value memory. */
+export class Kv extends Keyspace {
+  /**
+   * Writes `value` under `key`; returns the key's new version.
+   * @throws {StrataError} `INVALID_KEY`, `INVALID_VALUE` (naming the bad part's path), `LIMIT_EXCEEDED`,
+   *   `READ_ONLY`, `BRANCH_NOT_FOUND`, `CLOSED`.
+   * @example db.kv.put('user:1', { name: 'Ada' }) // → 1
+   */
+  put(key: string, value: Value): number {
+    return this.write(key, value)
+  }
+}
+
+/** `db.state`: state cells for coordination, with compare-and-swap. */
+export class State extends Keyspace {
+  /**
+   * Writes `value` unconditionally; returns the cell's new version.
+   * @throws {StrataError} `INVALID_KEY`, `INVALID_VALUE`, `LIMIT_EXCEEDED`, `READ_ONLY`, `CLOSED`.
+   */
+  set(cell: string, value: Value): number {
+    return this.write(cell, value)
+  }
+
+  /**
+   * Creates the cell with `value` if it does not exist; returns the version if this call created it, else `null`.
+   * @throws {StrataError} `INVALID_KEY`, `INVALID_VALUE`, `READ_ONLY`, `CLOSED`.
+   */
+  init(cell: string, value: Value): number | null {
+    return this.cas(cell, null, value)
+  }
+
+  /**
+   * Writes `value` only if the cell's current version is `expectedVersion` (`null`: only if the cell does not
+   * exist). Returns the new version, or `null` when the expectation failed (nothing written). Atomic against every
+   * other writer of the database.
+   * @throws {StrataError} `INVALID_VALUE` (bad `expectedVersion` or value), `INVALID_KEY`, `READ_ONLY`, `CLOSED`.
+   * @example const v = db.state.getVersioned('leader'); db.state.cas('leader', v?.version ?? null, 'agent-1')
+   */
+  cas(cell: string, expectedVersion: number | null, value: Value): number | null {
+    checkKey(cell, 'cell')
+    if (
+      expectedVersion !== null &&
+      (typeof expectedVersion !== 'number' || !Number.isSafeInteger(expectedVersion) || expectedVersion < 1)
+    ) {
+      throw new StrataError(
+        'INVALID_VALUE',
+        `expectedVersion must be a positive integer version (from getVersioned) or null for "only if the cell does not exist", got ${String(expectedVersion)}`,
+      )
+    }
+    const bytes = encoder.encode(value)
+    const db = this.db
+    const h = db.enterWrite()
+    try {
+      return h.binding.cas(Ns.State, db.branchId, db.spaceId, cell, expectedVersion ?? undefined, bytes) ?? null
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+
+  /**
+   * Reads the cell, applies `fn` to its value (`null` if absent) and writes the result with CAS, re-reading and
+   * retrying when another writer got there first. Returns the new version.
+   * @param options `retries` (default 100): how many times to retry after a lost CAS.
+   * @throws {StrataError} `CONFLICT` after `retries` lost attempts; whatever `fn` throws is rethrown as is.
+   */
+  update(cell: string, fn: (current: Value | null) => Value, options?: { retries?: number }): number {
+    checkOptions(options, ['retries'], 'state.update')
+    if (typeof fn !== 'function') throw new StrataError('INVALID_VALUE', 'state.update needs a function (current) => next')
+    const retries = optionalNumber(options?.retries, 'retries', true) ?? 100
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      const current = this.getVersioned(cell)
+      const version = this.cas(cell, current?.version ?? null, fn(current?.value ?? null))
+      if (version !== null) return version
+    }
+    throw new StrataError('CONFLICT', `state.update of ${JSON.stringify(cell)} lost the race ${retries + 1} times; retry later or raise { retries }`)
+  }
+}
+
+/** The binding a handle talks through and the buffer its reads land in. */
+interface Handle {
+  binding: Binding
+  reads: ReadBuffer
+}
+
+function openHandle(b: Backend, binding: Binding): Handle {
+  return { binding, reads: b.readBuffer(binding) }
+}
+
+function emptySection(): DiffSection {
+  return { added: [], removed: [], modified: [] }
+}
+
+/**
+ * A handle on a stratadb database. Open one with `Strata.cache()`; make more with `db.branch(name)` and
+ * `db.at(timestamp)`. Every method is synchronous and acts on the handle's current branch and space.
+ */
+export class Strata {
+  /** Key-value memory. */
+  readonly kv: Kv
+  /** State cells with compare-and-swap. */
+  readonly state: State
+
+  /** @internal */ handle: Handle
+  /** @internal */ readonly shared: Shared
+  /** @internal */ branchId: number
+  /** @internal */ spaceId: number
+  /** @internal The fixed read time of a handle from `db.at(ts)`. */
+  readonly asOf: number | undefined
+  private branchName: string
+  private spaceName: string
+  private lifecycle: Lifecycle = 'open'
+
+  private constructor(shared: Shared, handle: Handle, branch: [string, number], space: [string, number], asOf?: number) {
+    this.shared = shared
+    this.handle = handle
+    ;[this.branchName, this.branchId] = branch
+    ;[this.spaceName, this.spaceId] = space
+    this.asOf = asOf
+    this.kv = new Kv(this, Ns.Kv, 'key')
+    this.state = new State(this, Ns.State, 'cell')
+  }
+
+  /** Which backend this runtime loaded: `'native'` (the N-API addon) or `'wasm'`. */
+  static get backend(): 'native' | 'wasm' {
+    return loaded().name
+  }
+
+  /**
+   * An in-memory database. With `{ name }`, the process-wide database of that name (native backend; on WASM the
+   * name is private to the instance): every `Strata.cache({ name })` with the same name reaches the same data.
+   * @throws {StrataError} `INVALID_VALUE` for unknown options.
+   * @example const db = Strata.cache(); db.kv.put('a', 1)
+   */
+  static cache(options?: CacheOptions): Strata {
+    checkOptions(options, ['name'], 'Strata.cache')
+    const name = options?.name
+    if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
+      throw new StrataError('INVALID_VALUE', 'Strata.cache: name must be a non-empty string')
+    }
+    const b = loaded()
+    let binding: Binding
+    try {
+      binding = b.memory(name)
+    } catch (e) {
+      throw StrataError.from(e)
+    }
+    return new Strata(new Shared(b), openHandle(b, binding), ['default', 0], ['default', 0])
+  }
+
+  /** Which backend this handle uses. */
+  get backend(): 'native' | 'wasm' {
+    return this.shared.backend.name
+  }
+
+  /** @internal Checks the handle is usable and returns its binding. */
+  enter(): Handle {
+    if (this.lifecycle !== 'open') throw new StrataError('CLOSED', 'this database handle is closed; open the database again')
+    if (this.shared.poisoned !== undefined) throw this.shared.poisoned
+    return this.handle
+  }
+
+  /** @internal As `enter`, for writes: a handle from `db.at(ts)` is read-only. */
+  enterWrite(): Handle {
+    const h = this.enter()
+    if (this.asOf !== undefined) {
+      throw new StrataError('READ_ONLY', `this handle reads the database as of ${this.asOf} and cannot write; write through the handle you called at() on`)
+    }
+    return h
+  }
+
+  private call<T>(f: (b: Binding) => T): T {
+    const h = this.enter()
+    try {
+      return f(h.binding)
+    } catch (e) {
+      throw fail(this.shared, e)
+    }
+  }
+
+  private callWrite<T>(f: (b: Binding) => T): T {
+    this.enterWrite()
+    return this.call(f)
+  }
+
+  private derive(branch: [string, number], asOf: number | undefined): Strata {
+    const h = this.enter()
+    const binding = this.call(() => h.binding.share())
+    return new Strata(this.shared, openHandle(this.shared.backend, binding), branch, [this.spaceName, this.spaceId], asOf)
+  }
+
+  // ---- branches ---------------------------------------------------------------------------------------------
+
+  /** The handle's current branch. */
+  currentBranch(): string {
+    this.enter()
+    return this.branchName
+  }
+
+  /**
+   * Switches this handle (only this one) to branch `name`.
+   * @throws {StrataError} `BRANCH_NOT_FOUND`, `CLOSED`.
+   */
+  setBranch(name: string): void {
+    checkName(name, 'branch')
+    this.branchId = this.call((b) => b.branchId(name))
+    this.branchName = name
+  }
+
+  /**
+   * Creates an empty branch.
+   * @throws {StrataError} `INVALID_NAME`, `BRANCH_EXISTS`, `READ_ONLY`, `CLOSED`.
+   */
+  createBranch(name: string): void {
+    checkName(name, 'branch')
+    this.callWrite((b) => b.createBranch(name))
+  }
+
+  /**
+   * Creates branch `name` holding exactly what `from` (default: the current branch) holds now, history included.
+   * O(1) however much data there is: the two branches share it until either writes.
+   * @throws {StrataError} `INVALID_NAME`, `BRANCH_EXISTS`, `BRANCH_NOT_FOUND` (unknown `from`), `READ_ONLY`, `CLOSED`.
+   * @example db.forkBranch('experiment'); db.branch('experiment').kv.put('k', 'draft')
+   */
+  forkBranch(name: string, options?: { from?: string }): void {
+    checkName(name, 'branch')
+    checkOptions(options, ['from'], 'forkBranch')
+    const from = options?.from
+    this.callWrite((b) => b.forkBranch(name, from === undefined ? this.branchId : b.branchId(checkName(from, 'branch'))))
+  }
+
+  /** Every branch, by name, with where it was forked from. */
+  listBranches(): BranchInfo[] {
+    const rows = decodeAll(this.call((b) => b.listBranches())) as [string, number, string | null, number | null][]
+    return rows.map(([name, createdAt, parent, forkedAt]) => ({ name, createdAt, parent, forkedAt }))
+  }
+
+  /** Whether branch `name` exists. */
+  branchExists(name: string): boolean {
+    checkName(name, 'branch')
+    return this.call((b) => b.branchExists(name))
+  }
+
+  /**
+   * Deletes branch `name` and frees what only it referenced. Other handles standing on it get `BRANCH_NOT_FOUND`.
+   * @throws {StrataError} `INVALID_NAME` (`default`, or this handle's current branch), `BRANCH_NOT_FOUND`,
+   *   `READ_ONLY`, `CLOSED`.
+   */
+  deleteBranch(name: string): void {
+    checkName(name, 'branch')
+    this.enterWrite()
+    if (name === this.branchName) {
+      throw new StrataError('INVALID_NAME', `cannot delete ${JSON.stringify(name)}: it is this handle's current branch; setBranch to another first`)
+    }
+    this.call((b) => b.deleteBranch(name))
+  }
+
+  /** A new handle on the same database whose current branch is `name`. @throws {StrataError} `BRANCH_NOT_FOUND`. */
+  branch(name: string): Strata {
+    checkName(name, 'branch')
+    const id = this.call((b) => b.branchId(name))
+    return this.derive([name, id], this.asOf)
+  }
+
+  /**
+   * What differs from branch `a` to branch `b`: keys only in `b` are `added`, only in `a` `removed`, in both with
+   * different values `modified`; each entry carries both values.
+   * @throws {StrataError} `BRANCH_NOT_FOUND`, `CLOSED`.
+   */
+  diffBranches(a: string, b: string): BranchDiff {
+    checkName(a, 'branch')
+    checkName(b, 'branch')
+    const rows = decodeAll(this.call((x) => x.diff(x.branchId(a), x.branchId(b)))) as [Ns, string, string, 0 | 1 | 2, Value, Value][]
+    const out: BranchDiff = { kv: emptySection(), state: emptySection(), json: emptySection(), events: { added: [], removed: [] } }
+    for (const [ns, space, key, kind, va, vb] of rows) {
+      const section = ns === Ns.Kv ? out.kv : out.state
+      const list = kind === 0 ? section.added : kind === 1 ? section.removed : section.modified
+      list.push({ key, space, a: va, b: vb })
+    }
+    return out
+  }
+
+  /**
+   * Merges branch `source` into the current branch: a three-way merge against their common ancestor, as one
+   * atomic commit. Keys changed on both sides are conflicts: `strict` (default) throws `MERGE_CONFLICT` listing
+   * them and writes nothing; `theirs` takes the source's value; `ours` keeps the current branch's.
+   * @throws {StrataError} `MERGE_CONFLICT` (with `conflicts`), `BRANCH_NOT_FOUND`, `INVALID_VALUE`, `READ_ONLY`.
+   */
+  mergeBranches(source: string, options?: { strategy?: MergeStrategy }): MergeResult {
+    checkName(source, 'branch')
+    checkOptions(options, ['strategy'], 'mergeBranches')
+    const strategy = options?.strategy ?? 'strict'
+    const [applied, conflicts, committed] = decodeAll(
+      this.callWrite((b) => b.merge(b.branchId(source), this.branchId, strategy)),
+    ) as [number, string[], boolean]
+    if (!committed) {
+      throw new StrataError(
+        'MERGE_CONFLICT',
+        `merging ${JSON.stringify(source)} into ${JSON.stringify(this.branchName)}: ${conflicts.length} key(s) changed on both sides (${conflicts.slice(0, 10).join(', ')}); nothing was written. Pass { strategy: 'theirs' } or { strategy: 'ours' } to resolve`,
+        conflicts,
+      )
+    }
+    return { applied, conflicts }
+  }
+
+  // ---- spaces -----------------------------------------------------------------------------------------------
+
+  /** The handle's current space (`default` to begin with). */
+  currentSpace(): string {
+    this.enter()
+    return this.spaceName
+  }
+
+  /** Switches this handle to space `name`; the space comes into being with its first write. @throws `INVALID_NAME`. */
+  setSpace(name: string): void {
+    checkName(name, 'space')
+    this.spaceId = this.call((b) => b.spaceId(name))
+    this.spaceName = name
+  }
+
+  /** Spaces of the current branch that hold or held data, and `default`. */
+  listSpaces(): string[] {
+    return decodeAll(this.call((b) => b.listSpaces(this.branchId))) as string[]
+  }
+
+  /**
+   * Deletes a space of the current branch (its keys become deletes in the history); returns whether it existed.
+   * @throws {StrataError} `INVALID_NAME` (`default`, or a non-empty space without `{ force: true }`), `READ_ONLY`.
+   */
+  deleteSpace(name: string, options?: { force?: boolean }): boolean {
+    checkName(name, 'space')
+    checkOptions(options, ['force'], 'deleteSpace')
+    return this.callWrite((b) => b.deleteSpace(this.branchId, name, options?.force === true))
+  }
+
+  // ---- time travel ------------------------------------------------------------------------------------------
+
+  /**
+   * A read-only handle that sees the current branch as of `timestamp` (microseconds since the epoch).
+   * @throws {StrataError} `INVALID_VALUE` for a timestamp that is not a non-negative number.
+   */
+  at(timestamp: number): Strata {
+    const ts = optionalNumber(timestamp, 'timestamp', false)
+    if (ts === undefined) throw new StrataError('INVALID_VALUE', 'at() needs a timestamp in microseconds since the epoch')
+    return this.derive([this.branchName, this.branchId], ts)
+  }
+
+  /** The oldest and latest version timestamps of the current branch (`null`s when it is empty). */
+  timeRange(): { oldest: number | null; latest: number | null } {
+    const [oldest, latest] = decodeAll(this.call((b) => b.timeRange(this.branchId))) as [number | null, number | null]
+    return { oldest, latest }
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------------------------
+
+  /** Closes this handle (other handles stay open); the engine is released with its last handle. Idempotent. */
+  close(): void {
+    if (this.lifecycle === 'closed') return
+    this.lifecycle = 'closed'
+    this.handle.binding.close()
+  }
+}
