@@ -31,7 +31,7 @@ export class StrataError extends Error {
   /** The stable error code. */
   readonly code: ErrorCode
   /** For `MERGE_CONFLICT`: the keys changed on both sides since the fork point. */
-  readonly conflicts?: string[]
+  declare readonly conflicts?: string[]
 
   constructor(code: ErrorCode, message: string, conflicts?: string[]) {
     super(message)

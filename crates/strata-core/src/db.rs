@@ -56,7 +56,10 @@ impl Inner {
 
     fn missing<T>(&self, id: BranchId) -> Result<T> {
         match self.deleted.get(&id) {
-            Some(name) => fail!(BranchNotFound, "branch {name:?} was deleted; switch with setBranch to one that exists"),
+            Some(name) => fail!(
+                BranchNotFound,
+                "branch {name:?} was deleted; switch with setBranch to one that exists"
+            ),
             None => fail!(BranchNotFound, "no branch with id {id}"),
         }
     }
@@ -71,7 +74,15 @@ impl Inner {
             b.spaces.insert(keyspace::decode(&w.key).space);
             let prev = b.entries.get(&w.key).map(|h| h.0.clone());
             let version = prev.as_ref().map_or(1, |p| p.version + 1);
-            b.entries.insert(w.key, Head(Arc::new(Version { version, timestamp: ts, value: w.value, prev })));
+            b.entries.insert(
+                w.key,
+                Head(Arc::new(Version {
+                    version,
+                    timestamp: ts,
+                    value: w.value,
+                    prev,
+                })),
+            );
             versions.push(version);
         }
         b.record_write(ts);
@@ -102,9 +113,13 @@ impl Database {
             space_ids: HashMap::from([("default".to_string(), DEFAULT_SPACE)]),
             merge_bases: HashMap::new(),
         };
-        inner.branches.insert(0, Branch::empty(0, DEFAULT_BRANCH.to_string(), created));
+        inner
+            .branches
+            .insert(0, Branch::empty(0, DEFAULT_BRANCH.to_string(), created));
         inner.by_name.insert(DEFAULT_BRANCH.to_string(), 0);
-        Database { inner: RwLock::new(inner) }
+        Database {
+            inner: RwLock::new(inner),
+        }
     }
 
     pub(crate) fn read(&self) -> parking_lot::RwLockReadGuard<'_, Inner> {
@@ -120,7 +135,10 @@ impl Database {
     pub fn branch_id(&self, name: &str) -> Result<BranchId> {
         match self.read().by_name.get(name) {
             Some(id) => Ok(*id),
-            None => fail!(BranchNotFound, "no branch named {name:?}; listBranches() shows the ones that exist"),
+            None => fail!(
+                BranchNotFound,
+                "no branch named {name:?}; listBranches() shows the ones that exist"
+            ),
         }
     }
 
@@ -132,11 +150,18 @@ impl Database {
         self.read().by_name.contains_key(name)
     }
 
-    fn add_branch(&self, name: &str, make: impl FnOnce(&mut Inner, BranchId, u64) -> Result<Branch>) -> Result<BranchId> {
+    fn add_branch(
+        &self,
+        name: &str,
+        make: impl FnOnce(&mut Inner, BranchId, u64) -> Result<Branch>,
+    ) -> Result<BranchId> {
         check_name("branch", name)?;
         let mut inner = self.write();
         if inner.by_name.contains_key(name) {
-            return fail!(BranchExists, "branch {name:?} already exists; pick another name or deleteBranch it first");
+            return fail!(
+                BranchExists,
+                "branch {name:?} already exists; pick another name or deleteBranch it first"
+            );
         }
         let id = inner.next_branch;
         let at = inner.clock.tick();
@@ -149,7 +174,9 @@ impl Database {
 
     /// A new, empty branch.
     pub fn create_branch(&self, name: &str) -> Result<BranchId> {
-        self.add_branch(name, |_, id, at| Ok(Branch::empty(id, name.to_string(), at)))
+        self.add_branch(name, |_, id, at| {
+            Ok(Branch::empty(id, name.to_string(), at))
+        })
     }
 
     /// A new branch holding exactly what `from` holds now, history included. O(1): all data is shared.
@@ -223,7 +250,11 @@ impl Database {
     pub fn list_spaces(&self, branch: BranchId) -> Result<Vec<String>> {
         let inner = self.read();
         let b = inner.branch(branch)?;
-        let mut names: Vec<String> = b.spaces.iter().map(|s| inner.spaces[*s as usize].clone()).collect();
+        let mut names: Vec<String> = b
+            .spaces
+            .iter()
+            .map(|s| inner.spaces[*s as usize].clone())
+            .collect();
         names.sort();
         Ok(names)
     }
@@ -253,7 +284,12 @@ impl Database {
             );
         }
         if !live.is_empty() {
-            inner.commit(branch, live.into_iter().map(|key| Write { key, value: None }).collect())?;
+            inner.commit(
+                branch,
+                live.into_iter()
+                    .map(|key| Write { key, value: None })
+                    .collect(),
+            )?;
         }
         inner.branch_mut(branch)?.spaces.remove(&space);
         Ok(true)
@@ -275,11 +311,13 @@ impl Database {
         check_key(key)?;
         let k = keyspace::store_key(ns, space, key);
         let inner = self.read();
-        Ok(inner.head(branch, &k)?.and_then(|h| h.live_at(as_of)).map(|v| f(v)))
+        Ok(inner
+            .head(branch, &k)?
+            .and_then(|h| h.live_at(as_of))
+            .map(|v| f(v)))
     }
 
     /// Live keys in UTF-8 byte order, from after `after`, starting with `prefix`, at most `limit`.
-    #[allow(clippy::too_many_arguments)]
     pub fn list(
         &self,
         ns: Namespace,
@@ -312,7 +350,11 @@ impl Database {
         let k = keyspace::store_key(ns, space, key);
         let inner = self.read();
         Ok(match inner.head(branch, &k)? {
-            Some(h) => h.iter().take(limit.unwrap_or(usize::MAX)).cloned().collect(),
+            Some(h) => h
+                .iter()
+                .take(limit.unwrap_or(usize::MAX))
+                .cloned()
+                .collect(),
             None => Vec::new(),
         })
     }
@@ -320,22 +362,44 @@ impl Database {
     // ---- writes ---------------------------------------------------------------------------------------------
 
     /// Writes a value; returns the key's new version.
-    pub fn put(&self, ns: Namespace, branch: BranchId, space: SpaceId, key: &str, value: &[u8]) -> Result<u64> {
+    pub fn put(
+        &self,
+        ns: Namespace,
+        branch: BranchId,
+        space: SpaceId,
+        key: &str,
+        value: &[u8],
+    ) -> Result<u64> {
         check_key(key)?;
         value::validate(value)?;
-        let write = Write { key: keyspace::store_key(ns, space, key), value: Some(Arc::from(value)) };
+        let write = Write {
+            key: keyspace::store_key(ns, space, key),
+            value: Some(Arc::from(value)),
+        };
         Ok(self.write().commit(branch, vec![write])?[0])
     }
 
     /// Deletes a key (writes a tombstone); returns whether a live value existed. Deleting nothing writes nothing.
-    pub fn delete(&self, ns: Namespace, branch: BranchId, space: SpaceId, key: &str) -> Result<bool> {
+    pub fn delete(
+        &self,
+        ns: Namespace,
+        branch: BranchId,
+        space: SpaceId,
+        key: &str,
+    ) -> Result<bool> {
         check_key(key)?;
         let k = keyspace::store_key(ns, space, key);
         let mut inner = self.write();
         if !inner.head(branch, &k)?.is_some_and(|h| h.is_live()) {
             return Ok(false);
         }
-        inner.commit(branch, vec![Write { key: k, value: None }])?;
+        inner.commit(
+            branch,
+            vec![Write {
+                key: k,
+                value: None,
+            }],
+        )?;
         Ok(true)
     }
 
@@ -352,16 +416,30 @@ impl Database {
     ) -> Result<Option<u64>> {
         check_key(key)?;
         if expected == Some(0) {
-            return fail!(InvalidValue, "expected version 0 never exists: versions start at 1; use null to create");
+            return fail!(
+                InvalidValue,
+                "expected version 0 never exists: versions start at 1; use null to create"
+            );
         }
         value::validate(value)?;
         let k = keyspace::store_key(ns, space, key);
         let mut inner = self.write();
-        let current = inner.head(branch, &k)?.filter(|h| h.is_live()).map(|h| h.version);
+        let current = inner
+            .head(branch, &k)?
+            .filter(|h| h.is_live())
+            .map(|h| h.version);
         if current != expected {
             return Ok(None);
         }
-        Ok(Some(inner.commit(branch, vec![Write { key: k, value: Some(Arc::from(value)) }])?[0]))
+        Ok(Some(
+            inner.commit(
+                branch,
+                vec![Write {
+                    key: k,
+                    value: Some(Arc::from(value)),
+                }],
+            )?[0],
+        ))
     }
 
     /// Applies a batch of writes to one branch as one atomic commit.
@@ -385,5 +463,7 @@ pub(crate) fn scan<'a>(
     };
     entries
         .range::<_, StoreKey>((start, Bound::Unbounded))
-        .take_while(move |(k, _)| keyspace::user_key(k, ns, space).is_some_and(|u| u.starts_with(prefix)))
+        .take_while(move |(k, _)| {
+            keyspace::user_key(k, ns, space).is_some_and(|u| u.starts_with(prefix))
+        })
 }

@@ -43,12 +43,18 @@ pub struct MergeReport {
 }
 
 /// Keys whose live values differ between two maps, with both sides' values, in key order.
-fn changes<'a>(from: &'a Entries, to: &'a Entries) -> impl Iterator<Item = (&'a StoreKey, Option<Bytes>, Option<Bytes>)> {
+fn changes<'a>(
+    from: &'a Entries,
+    to: &'a Entries,
+) -> impl Iterator<Item = (&'a StoreKey, Option<Bytes>, Option<Bytes>)> {
     from.diff(to).filter_map(|item| {
         let (k, a, b) = match item {
             DiffItem::Add(k, v) => (k, None, v.value.clone()),
             DiffItem::Remove(k, v) => (k, v.value.clone(), None),
-            DiffItem::Update { old: (k, o), new: (_, n) } => (k, o.value.clone(), n.value.clone()),
+            DiffItem::Update {
+                old: (k, o),
+                new: (_, n),
+            } => (k, o.value.clone(), n.value.clone()),
         };
         (a != b).then_some((k, a, b))
     })
@@ -70,7 +76,11 @@ fn merge_base(inner: &Inner, source: &Branch, target: &Branch) -> Entries {
     let (s, t) = (line(source), line(target));
     for (sid, sat, sbase) in &s {
         if let Some((_, tat, tbase)) = t.iter().find(|(tid, _, _)| tid == sid) {
-            return if sat <= tat { sbase.clone() } else { tbase.clone() };
+            return if sat <= tat {
+                sbase.clone()
+            } else {
+                tbase.clone()
+            };
         }
     }
     Entries::new()
@@ -84,13 +94,24 @@ impl Database {
         Ok(changes(ea, eb)
             .map(|(k, a, b)| {
                 let d = keyspace::decode(k);
-                Change { ns: d.ns, space: inner.spaces[d.space as usize].clone(), key: d.key.to_string(), a, b }
+                Change {
+                    ns: d.ns,
+                    space: inner.spaces[d.space as usize].clone(),
+                    key: d.key.to_string(),
+                    a,
+                    b,
+                }
             })
             .collect())
     }
 
     /// Merges `source` into `target` as one commit.
-    pub fn merge(&self, source: BranchId, target: BranchId, strategy: Strategy) -> Result<MergeReport> {
+    pub fn merge(
+        &self,
+        source: BranchId,
+        target: BranchId,
+        strategy: Strategy,
+    ) -> Result<MergeReport> {
         if source == target {
             return fail!(InvalidName, "cannot merge a branch into itself");
         }
@@ -110,19 +131,32 @@ impl Database {
                     continue;
                 }
             }
-            writes.push(Write { key: k.clone(), value: theirs });
+            writes.push(Write {
+                key: k.clone(),
+                value: theirs,
+            });
         }
         conflicts.sort();
         conflicts.dedup();
         if strategy == Strategy::Strict && !conflicts.is_empty() {
-            return Ok(MergeReport { applied: 0, conflicts, committed: false });
+            return Ok(MergeReport {
+                applied: 0,
+                conflicts,
+                committed: false,
+            });
         }
         let source_entries = s.entries.clone();
         let applied = writes.len();
         if applied > 0 {
             inner.commit(target, writes)?;
         }
-        inner.merge_bases.insert((source.min(target), source.max(target)), source_entries);
-        Ok(MergeReport { applied, conflicts, committed: true })
+        inner
+            .merge_bases
+            .insert((source.min(target), source.max(target)), source_entries);
+        Ok(MergeReport {
+            applied,
+            conflicts,
+            committed: true,
+        })
     }
 }

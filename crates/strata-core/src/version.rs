@@ -85,15 +85,30 @@ mod tests {
     fn dropping_a_million_versions_does_not_overflow_the_stack() {
         let mut head: Option<Arc<Version>> = None;
         for i in 1..=1_000_000u64 {
-            head = Some(Arc::new(Version { version: i, timestamp: i, value: None, prev: head.take() }));
+            head = Some(Arc::new(Version {
+                version: i,
+                timestamp: i,
+                value: None,
+                prev: head.take(),
+            }));
         }
         drop(head);
     }
 
     #[test]
     fn reads_as_of_a_time() {
-        let v1 = Arc::new(Version { version: 1, timestamp: 10, value: Some(Arc::from(&b"\x01"[..])), prev: None });
-        let v2 = Arc::new(Version { version: 2, timestamp: 20, value: None, prev: Some(v1) });
+        let v1 = Arc::new(Version {
+            version: 1,
+            timestamp: 10,
+            value: Some(Arc::from(&b"\x01"[..])),
+            prev: None,
+        });
+        let v2 = Arc::new(Version {
+            version: 2,
+            timestamp: 20,
+            value: None,
+            prev: Some(v1),
+        });
         assert_eq!(v2.at(Some(15)).unwrap().version, 1);
         assert!(v2.at(Some(5)).is_none());
         assert!(v2.live_at(None).is_none());

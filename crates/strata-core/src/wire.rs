@@ -43,7 +43,10 @@ pub fn strategy(name: &str) -> Result<Strategy> {
         "strict" => Ok(Strategy::Strict),
         "theirs" => Ok(Strategy::Theirs),
         "ours" => Ok(Strategy::Ours),
-        _ => fail!(InvalidValue, "unknown merge strategy {name:?}; use 'strict', 'theirs' or 'ours'"),
+        _ => fail!(
+            InvalidValue,
+            "unknown merge strategy {name:?}; use 'strict', 'theirs' or 'ours'"
+        ),
     }
 }
 
@@ -128,7 +131,16 @@ pub fn diff(changes: &[Change]) -> Vec<u8> {
         uint(&mut out, c.ns as u64);
         str(&mut out, &c.space);
         str(&mut out, &c.key);
-        uint(&mut out, if c.a.is_none() { 0 } else if c.b.is_none() { 1 } else { 2 });
+        uint(
+            &mut out,
+            if c.a.is_none() {
+                0
+            } else if c.b.is_none() {
+                1
+            } else {
+                2
+            },
+        );
         raw_or_nil(&mut out, c.a.as_deref());
         raw_or_nil(&mut out, c.b.as_deref());
     }

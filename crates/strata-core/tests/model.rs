@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use strata_core::{BranchId, BranchInfo, Database, ErrorCode, MergeReport, Namespace, Strategy as Merge, Write};
+use strata_core::{
+    BranchId, BranchInfo, Database, ErrorCode, MergeReport, Namespace, Strategy as Merge, Write,
+};
 
 // ---- universe ------------------------------------------------------------------------------------------------
 
@@ -24,7 +26,16 @@ const KEYS: [&str; 7] = ["a", "ab", "b", "c", "d", "e", "é"];
 const SPACES: [&str; 4] = ["default", "s1", "s2", "s3"];
 const NSS: [Namespace; 2] = [Namespace::Kv, Namespace::State];
 /// Small valid MessagePack documents: positive fixints 0..5 and three short strings ("x", "hi", "é").
-const VALUES: [&[u8]; 8] = [&[0], &[1], &[2], &[3], &[4], &[0xa1, b'x'], &[0xa2, b'h', b'i'], &[0xa2, 0xc3, 0xa9]];
+const VALUES: [&[u8]; 8] = [
+    &[0],
+    &[1],
+    &[2],
+    &[3],
+    &[4],
+    &[0xa1, b'x'],
+    &[0xa2, b'h', b'i'],
+    &[0xa2, 0xc3, 0xa9],
+];
 const PREFIXES: [&str; 8] = ["", "a", "ab", "b", "é", "f", "f1", "z"];
 const AFTERS: [&str; 10] = ["", "a", "aa", "ab", "c", "f05", "é", "éa", "z", "\u{10348}"];
 
@@ -80,18 +91,62 @@ enum B {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Put { b: B, ns: Namespace, sp: u32, key: &'static str, v: &'static [u8] },
-    Delete { b: B, ns: Namespace, sp: u32, key: &'static str },
-    Cas { b: B, ns: Namespace, sp: u32, key: &'static str, exp: Expect, v: &'static [u8] },
+    Put {
+        b: B,
+        ns: Namespace,
+        sp: u32,
+        key: &'static str,
+        v: &'static [u8],
+    },
+    Delete {
+        b: B,
+        ns: Namespace,
+        sp: u32,
+        key: &'static str,
+    },
+    Cas {
+        b: B,
+        ns: Namespace,
+        sp: u32,
+        key: &'static str,
+        exp: Expect,
+        v: &'static [u8],
+    },
     /// One `Database::commit` of 1..=4 writes; deletes write a tombstone even for absent keys; duplicates allowed.
-    Txn { b: B, writes: Vec<(Namespace, u32, &'static str, Option<&'static [u8]>)> },
+    Txn {
+        b: B,
+        writes: Vec<(Namespace, u32, &'static str, Option<&'static [u8]>)>,
+    },
     /// One commit of `n` keys "f00".. in one namespace and space, enough for a multi-node B-tree.
-    Fill { b: B, ns: Namespace, sp: u32, n: u8, seed: u8 },
-    Fork { new: B, from: B },
-    Create { new: B },
-    DeleteBranch { b: B },
-    Merge { src: B, dst: B, strategy: Merge },
-    Get { b: B, ns: Namespace, sp: u32, key: &'static str, at: At },
+    Fill {
+        b: B,
+        ns: Namespace,
+        sp: u32,
+        n: u8,
+        seed: u8,
+    },
+    Fork {
+        new: B,
+        from: B,
+    },
+    Create {
+        new: B,
+    },
+    DeleteBranch {
+        b: B,
+    },
+    Merge {
+        src: B,
+        dst: B,
+        strategy: Merge,
+    },
+    Get {
+        b: B,
+        ns: Namespace,
+        sp: u32,
+        key: &'static str,
+        at: At,
+    },
     List {
         b: B,
         ns: Namespace,
@@ -101,14 +156,35 @@ enum Op {
         limit: Option<usize>,
         at: At,
     },
-    History { b: B, ns: Namespace, sp: u32, key: &'static str, limit: Option<usize> },
-    Diff { a: B, b: B },
-    ListSpaces { b: B },
-    DeleteSpace { b: B, space: &'static str, force: bool },
-    TimeRange { b: B },
+    History {
+        b: B,
+        ns: Namespace,
+        sp: u32,
+        key: &'static str,
+        limit: Option<usize>,
+    },
+    Diff {
+        a: B,
+        b: B,
+    },
+    ListSpaces {
+        b: B,
+    },
+    DeleteSpace {
+        b: B,
+        space: &'static str,
+        force: bool,
+    },
+    TimeRange {
+        b: B,
+    },
     ListBranches,
     /// Use the id of a deleted branch (the `i`-th deleted, modulo) for an operation; it must fail cleanly.
-    Stale { i: u8, kind: u8, other: B },
+    Stale {
+        i: u8,
+        kind: u8,
+        other: B,
+    },
 }
 
 fn branch() -> impl Strategy<Value = B> {
@@ -125,7 +201,7 @@ fn space() -> impl Strategy<Value = u32> {
     prop_oneof![4 => Just(0u32), 1 => Just(1u32), 1 => Just(2u32)]
 }
 fn key() -> impl Strategy<Value = &'static str> {
-    prop::sample::select(&KEYS[..])
+    prop_oneof![3 => Just(KEYS[0]), 2 => Just(KEYS[2]), 3 => prop::sample::select(&KEYS[..])]
 }
 fn value() -> impl Strategy<Value = &'static [u8]> {
     prop::sample::select(&VALUES[..])
@@ -204,7 +280,11 @@ struct Report {
 
 impl From<MergeReport> for Report {
     fn from(r: MergeReport) -> Report {
-        Report { applied: r.applied, conflicts: r.conflicts, committed: r.committed }
+        Report {
+            applied: r.applied,
+            conflicts: r.conflicts,
+            committed: r.committed,
+        }
     }
 }
 
@@ -265,7 +345,9 @@ impl MBranch {
     }
 
     fn head_value(&self, k: &MKey) -> Option<Vec<u8>> {
-        self.data.get(k).and_then(|vs| vs.last().unwrap().value.clone())
+        self.data
+            .get(k)
+            .and_then(|vs| vs.last().unwrap().value.clone())
     }
 }
 
@@ -286,7 +368,13 @@ fn pair(a: BranchId, b: BranchId) -> (BranchId, BranchId) {
 
 impl Model {
     fn new() -> Model {
-        let mut m = Model { clock: 0, next_id: 1, branches: BTreeMap::new(), bases: HashMap::new(), deleted: Vec::new() };
+        let mut m = Model {
+            clock: 0,
+            next_id: 1,
+            branches: BTreeMap::new(),
+            bases: HashMap::new(),
+            deleted: Vec::new(),
+        };
         let at = m.tick();
         m.branches.insert("default".into(), MBranch::empty(0, at));
         m
@@ -372,7 +460,10 @@ impl Model {
         if name == "default" {
             return Err(ErrorCode::InvalidName);
         }
-        let b = self.branches.remove(name).ok_or(ErrorCode::BranchNotFound)?;
+        let b = self
+            .branches
+            .remove(name)
+            .ok_or(ErrorCode::BranchNotFound)?;
         self.bases.retain(|(x, y), _| *x != b.id && *y != b.id);
         self.deleted.push(b.id);
         Ok(())
@@ -395,7 +486,11 @@ impl Model {
         for (sid, sat, sc) in &sl {
             for (tid, tat, tc) in &tl {
                 if sid == tid {
-                    let depth = sl.iter().position(|x| x.0 == *sid).map(|p| sl.len() - p).unwrap();
+                    let depth = sl
+                        .iter()
+                        .position(|x| x.0 == *sid)
+                        .map(|p| sl.len() - p)
+                        .unwrap();
                     let c = if sat <= tat { sc.clone() } else { tc.clone() };
                     if best.as_ref().is_none_or(|(d, _)| depth > *d) {
                         best = Some((depth, c));
@@ -413,7 +508,12 @@ impl Model {
         }
         let base = self.base(s, t);
         let (theirs_all, ours_all) = (s.live(), t.live());
-        let keys: BTreeSet<MKey> = base.keys().chain(theirs_all.keys()).chain(ours_all.keys()).cloned().collect();
+        let keys: BTreeSet<MKey> = base
+            .keys()
+            .chain(theirs_all.keys())
+            .chain(ours_all.keys())
+            .cloned()
+            .collect();
         let mut writes = Vec::new();
         let mut conflicts = BTreeSet::new();
         for k in keys {
@@ -432,7 +532,11 @@ impl Model {
         }
         let conflicts: Vec<String> = conflicts.into_iter().collect();
         if strategy == Merge::Strict && !conflicts.is_empty() {
-            return Ok(Report { applied: 0, conflicts, committed: false });
+            return Ok(Report {
+                applied: 0,
+                conflicts,
+                committed: false,
+            });
         }
         let (sid, tid) = (s.id, t.id);
         let applied = writes.len();
@@ -440,10 +544,23 @@ impl Model {
             self.commit(dst, writes);
         }
         self.bases.insert(pair(sid, tid), theirs_all);
-        Ok(Report { applied, conflicts, committed: true })
+        Ok(Report {
+            applied,
+            conflicts,
+            committed: true,
+        })
     }
 
-    fn list(&self, b: &str, ns: Namespace, sp: u32, prefix: &str, after: Option<&str>, limit: Option<usize>, at: Option<u64>) -> R<Vec<String>> {
+    fn list(
+        &self,
+        b: &str,
+        ns: Namespace,
+        sp: u32,
+        prefix: &str,
+        after: Option<&str>,
+        limit: Option<usize>,
+        at: Option<u64>,
+    ) -> R<Vec<String>> {
         let br = self.get(b)?;
         let mut keys: Vec<String> = Vec::new();
         for k in br.data.keys() {
@@ -464,13 +581,21 @@ impl Model {
     fn diff(&self, a: &str, b: &str) -> R<Vec<MChange>> {
         let (ba, bb) = (self.get(a)?, self.get(b)?);
         let mut keys: Vec<&MKey> = ba.data.keys().chain(bb.data.keys()).collect();
-        keys.sort_by(|x, y| (x.0 as u8, x.1, x.2.as_bytes()).cmp(&(y.0 as u8, y.1, y.2.as_bytes())));
+        keys.sort_by(|x, y| {
+            (x.0 as u8, x.1, x.2.as_bytes()).cmp(&(y.0 as u8, y.1, y.2.as_bytes()))
+        });
         keys.dedup();
         Ok(keys
             .into_iter()
             .filter_map(|k| {
                 let (va, vb) = (ba.head_value(k), bb.head_value(k));
-                (va != vb).then(|| MChange { ns: k.0, space: SPACES[k.1 as usize].to_string(), key: k.2.clone(), a: va, b: vb })
+                (va != vb).then(|| MChange {
+                    ns: k.0,
+                    space: SPACES[k.1 as usize].to_string(),
+                    key: k.2.clone(),
+                    a: va,
+                    b: vb,
+                })
             })
             .collect())
     }
@@ -496,7 +621,12 @@ impl Model {
     }
 
     fn list_spaces(&self, b: &str) -> R<Vec<String>> {
-        let mut v: Vec<String> = self.get(b)?.spaces.iter().map(|s| SPACES[*s as usize].to_string()).collect();
+        let mut v: Vec<String> = self
+            .get(b)?
+            .spaces
+            .iter()
+            .map(|s| SPACES[*s as usize].to_string())
+            .collect();
         v.sort();
         Ok(v)
     }
@@ -520,7 +650,14 @@ fn code<T>(r: strata_core::Result<T>) -> R<T> {
     r.map_err(|e| e.code)
 }
 
-fn db_get(db: &Database, ns: Namespace, b: BranchId, sp: u32, key: &str, at: Option<u64>) -> R<Option<MVer>> {
+fn db_get(
+    db: &Database,
+    ns: Namespace,
+    b: BranchId,
+    sp: u32,
+    key: &str,
+    at: Option<u64>,
+) -> R<Option<MVer>> {
     code(db.get(ns, b, sp, key, at, |v| MVer {
         version: v.version,
         ts: v.timestamp,
@@ -528,9 +665,22 @@ fn db_get(db: &Database, ns: Namespace, b: BranchId, sp: u32, key: &str, at: Opt
     }))
 }
 
-fn db_history(db: &Database, ns: Namespace, b: BranchId, sp: u32, key: &str, limit: Option<usize>) -> R<Vec<MVer>> {
+fn db_history(
+    db: &Database,
+    ns: Namespace,
+    b: BranchId,
+    sp: u32,
+    key: &str,
+    limit: Option<usize>,
+) -> R<Vec<MVer>> {
     code(db.history(ns, b, sp, key, limit)).map(|vs| {
-        vs.iter().map(|v| MVer { version: v.version, ts: v.timestamp, value: v.value.as_deref().map(<[u8]>::to_vec) }).collect()
+        vs.iter()
+            .map(|v| MVer {
+                version: v.version,
+                ts: v.timestamp,
+                value: v.value.as_deref().map(<[u8]>::to_vec),
+            })
+            .collect()
     })
 }
 
@@ -576,7 +726,10 @@ impl Harness {
         for (i, s) in SPACES[..3].iter().enumerate() {
             assert_eq!(db.space_id(s).unwrap(), i as u32);
         }
-        Harness { db, m: Model::new() }
+        Harness {
+            db,
+            m: Model::new(),
+        }
     }
 
     /// Resolves a branch name on both sides; they must agree on whether it exists and on its id.
@@ -597,7 +750,12 @@ impl Harness {
     /// The key's latest version must carry the model's latest timestamp after a write.
     fn check_head(&self, b: BranchId, name: &str, k: &MKey) -> Result<(), TestCaseError> {
         let d = db_history(&self.db, k.0, b, k.1, &k.2, Some(1)).unwrap();
-        let m: Vec<MVer> = self.m.branches[name].data.get(k).into_iter().flat_map(|vs| vs.last().cloned()).collect();
+        let m: Vec<MVer> = self.m.branches[name]
+            .data
+            .get(k)
+            .into_iter()
+            .flat_map(|vs| vs.last().cloned())
+            .collect();
         prop_assert_eq!(d, m, "head of {:?} on {}", k, name);
         Ok(())
     }
@@ -610,7 +768,11 @@ impl Harness {
                 live[i as usize % live.len()]
             }
             B::New(i) => {
-                let free: Vec<&'static str> = BRANCHES[1..].iter().copied().filter(|n| !exists(n)).collect();
+                let free: Vec<&'static str> = BRANCHES[1..]
+                    .iter()
+                    .copied()
+                    .filter(|n| !exists(n))
+                    .collect();
                 if free.is_empty() {
                     BRANCHES[1 + i as usize % 4]
                 } else {
@@ -639,8 +801,24 @@ impl Harness {
             | Op::TimeRange { b }
             | Op::Stale { other: b, .. }
             | Op::Create { new: b } => *b = self.pick(*b),
-            Op::Fork { new: x, from: y } | Op::Merge { src: x, dst: y, .. } | Op::Diff { a: x, b: y } => {
-                (*x, *y) = (self.pick(*x), self.pick(*y))
+            Op::Fork { new: x, from: y } => (*x, *y) = (self.pick(*x), self.pick(*y)),
+            // Two different branches where there are two (a branch with itself only if named so explicitly).
+            Op::Merge { src: x, dst: y, .. } | Op::Diff { a: x, b: y } => {
+                *x = self.pick(*x);
+                *y = match (*x, *y) {
+                    (B::Name(first), B::Live(i)) => {
+                        let others: Vec<&'static str> = BRANCHES
+                            .into_iter()
+                            .filter(|n| *n != first && self.m.branches.contains_key(*n))
+                            .collect();
+                        B::Name(if others.is_empty() {
+                            first
+                        } else {
+                            others[i as usize % others.len()]
+                        })
+                    }
+                    (_, y) => self.pick(y),
+                };
             }
             Op::ListBranches => {}
         }
@@ -668,10 +846,21 @@ impl Harness {
                 let b = name(b);
                 let Ok(id) = self.id(b)? else { return Ok(()) };
                 let k = (ns, sp, key.to_string());
-                same!(code(db.delete(ns, id, sp, key)), Ok(self.m.delete(b, k.clone())), "delete");
+                same!(
+                    code(db.delete(ns, id, sp, key)),
+                    Ok(self.m.delete(b, k.clone())),
+                    "delete"
+                );
                 self.check_head(id, b, &k)?;
             }
-            Op::Cas { b, ns, sp, key, exp, v } => {
+            Op::Cas {
+                b,
+                ns,
+                sp,
+                key,
+                exp,
+                v,
+            } => {
                 let b = name(b);
                 let Ok(id) = self.id(b)? else { return Ok(()) };
                 let k = (ns, sp, key.to_string());
@@ -684,7 +873,12 @@ impl Harness {
                     Expect::Fixed(n) => Some(n),
                 };
                 let d = code(db.cas(ns, id, sp, key, expected, v));
-                same!(d, self.m.cas(b, k.clone(), expected, v), "cas expecting {:?}", expected);
+                same!(
+                    d,
+                    self.m.cas(b, k.clone(), expected, v),
+                    "cas expecting {:?}",
+                    expected
+                );
                 self.check_head(id, b, &k)?;
             }
             Op::Txn { b, writes } => {
@@ -692,9 +886,15 @@ impl Harness {
                 let Ok(id) = self.id(b)? else { return Ok(()) };
                 let dw = writes
                     .iter()
-                    .map(|(ns, sp, key, v)| Write { key: store_key(*ns, *sp, key), value: v.map(Arc::from) })
+                    .map(|(ns, sp, key, v)| Write {
+                        key: store_key(*ns, *sp, key),
+                        value: v.map(Arc::from),
+                    })
                     .collect();
-                let mw = writes.iter().map(|(ns, sp, key, v)| ((*ns, *sp, key.to_string()), v.map(<[u8]>::to_vec))).collect();
+                let mw = writes
+                    .iter()
+                    .map(|(ns, sp, key, v)| ((*ns, *sp, key.to_string()), v.map(<[u8]>::to_vec)))
+                    .collect();
                 same!(code(db.commit(id, dw)), Ok(self.m.commit(b, mw)), "commit");
                 for (ns, sp, key, _) in &writes {
                     self.check_head(id, b, &(*ns, *sp, key.to_string()))?;
@@ -703,13 +903,24 @@ impl Harness {
             Op::Fill { b, ns, sp, n, seed } => {
                 let b = name(b);
                 let Ok(id) = self.id(b)? else { return Ok(()) };
-                let dw = (0..n).map(|i| Write { key: store_key(ns, sp, &fill_key(i)), value: Some(Arc::from(fill_value(i, seed))) });
-                let mw = (0..n).map(|i| ((ns, sp, fill_key(i)), Some(fill_value(i, seed).to_vec()))).collect();
-                same!(code(db.commit(id, dw.collect())), Ok(self.m.commit(b, mw)), "fill");
+                let dw = (0..n).map(|i| Write {
+                    key: store_key(ns, sp, &fill_key(i)),
+                    value: Some(Arc::from(fill_value(i, seed))),
+                });
+                let mw = (0..n)
+                    .map(|i| ((ns, sp, fill_key(i)), Some(fill_value(i, seed).to_vec())))
+                    .collect();
+                same!(
+                    code(db.commit(id, dw.collect())),
+                    Ok(self.m.commit(b, mw)),
+                    "fill"
+                );
             }
             Op::Fork { new, from } => {
                 let (new, from) = (name(new), name(from));
-                let Ok(from_id) = self.id(from)? else { return Ok(()) };
+                let Ok(from_id) = self.id(from)? else {
+                    return Ok(());
+                };
                 let d = code(db.fork_branch(new, from_id));
                 same!(d, self.m.add(new, Some(from)), "fork");
             }
@@ -719,18 +930,42 @@ impl Harness {
             }
             Op::DeleteBranch { b } => {
                 let b = name(b);
-                same!(code(db.delete_branch(b)), self.m.delete_branch(b), "delete branch");
+                same!(
+                    code(db.delete_branch(b)),
+                    self.m.delete_branch(b),
+                    "delete branch"
+                );
                 prop_assert!(!db.branch_exists(b) || b == "default");
             }
             Op::Merge { src, dst, strategy } => {
                 let (src, dst) = (name(src), name(dst));
-                let (Ok(s), Ok(t)) = (self.id(src)?, self.id(dst)?) else { return Ok(()) };
-                let r = same_v!(code(db.merge(s, t, strategy).map(Report::from)), self.m.merge(src, dst, strategy), "merge");
-                if let Ok(Report { committed: true, .. }) = r {
+                let (Ok(s), Ok(t)) = (self.id(src)?, self.id(dst)?) else {
+                    return Ok(());
+                };
+                let r = same_v!(
+                    code(db.merge(s, t, strategy).map(Report::from)),
+                    self.m.merge(src, dst, strategy),
+                    "merge"
+                );
+                if let Ok(Report {
+                    committed: true, ..
+                }) = r
+                {
                     // Merging again right away brings nothing new, whatever the strategy.
                     for again in [Merge::Strict, strategy] {
-                        let d = same_v!(code(db.merge(s, t, again).map(Report::from)), self.m.merge(src, dst, again), "re-merge");
-                        prop_assert_eq!(d, Ok(Report { applied: 0, conflicts: vec![], committed: true }));
+                        let d = same_v!(
+                            code(db.merge(s, t, again).map(Report::from)),
+                            self.m.merge(src, dst, again),
+                            "re-merge"
+                        );
+                        prop_assert_eq!(
+                            d,
+                            Ok(Report {
+                                applied: 0,
+                                conflicts: vec![],
+                                committed: true
+                            })
+                        );
                     }
                 }
             }
@@ -738,43 +973,85 @@ impl Harness {
                 let b = name(b);
                 let Ok(id) = self.id(b)? else { return Ok(()) };
                 let at = self.at(at);
-                same!(db_get(db, ns, id, sp, key, at), Ok(self.m.branches[b].read(&(ns, sp, key.to_string()), at)), "get as of {:?}", at);
+                same!(
+                    db_get(db, ns, id, sp, key, at),
+                    Ok(self.m.branches[b].read(&(ns, sp, key.to_string()), at)),
+                    "get as of {:?}",
+                    at
+                );
             }
-            Op::List { b, ns, sp, prefix, after, limit, at } => {
+            Op::List {
+                b,
+                ns,
+                sp,
+                prefix,
+                after,
+                limit,
+                at,
+            } => {
                 let b = name(b);
                 let Ok(id) = self.id(b)? else { return Ok(()) };
                 let at = self.at(at);
                 let d = code(db.list(ns, id, sp, prefix, after, limit, at));
-                same!(d, self.m.list(b, ns, sp, prefix, after, limit, at), "list as of {:?}", at);
+                same!(
+                    d,
+                    self.m.list(b, ns, sp, prefix, after, limit, at),
+                    "list as of {:?}",
+                    at
+                );
             }
-            Op::History { b, ns, sp, key, limit } => {
+            Op::History {
+                b,
+                ns,
+                sp,
+                key,
+                limit,
+            } => {
                 let b = name(b);
                 let Ok(id) = self.id(b)? else { return Ok(()) };
-                let mut m: Vec<MVer> = self.m.branches[b].data.get(&(ns, sp, key.to_string())).cloned().unwrap_or_default();
+                let mut m: Vec<MVer> = self.m.branches[b]
+                    .data
+                    .get(&(ns, sp, key.to_string()))
+                    .cloned()
+                    .unwrap_or_default();
                 m.reverse();
                 m.truncate(limit.unwrap_or(usize::MAX));
                 same!(db_history(db, ns, id, sp, key, limit), Ok(m), "history");
             }
             Op::Diff { a, b } => {
                 let (a, b) = (name(a), name(b));
-                let (Ok(x), Ok(y)) = (self.id(a)?, self.id(b)?) else { return Ok(()) };
+                let (Ok(x), Ok(y)) = (self.id(a)?, self.id(b)?) else {
+                    return Ok(());
+                };
                 same!(db_diff(db, x, y), self.m.diff(a, b), "diff");
             }
             Op::ListSpaces { b } => {
                 let b = name(b);
                 let Ok(id) = self.id(b)? else { return Ok(()) };
-                same!(code(db.list_spaces(id)), self.m.list_spaces(b), "list spaces");
+                same!(
+                    code(db.list_spaces(id)),
+                    self.m.list_spaces(b),
+                    "list spaces"
+                );
             }
             Op::DeleteSpace { b, space, force } => {
                 let b = name(b);
                 let Ok(id) = self.id(b)? else { return Ok(()) };
-                same!(code(db.delete_space(id, space, force)), self.m.delete_space(b, space, force), "delete space");
+                same!(
+                    code(db.delete_space(id, space, force)),
+                    self.m.delete_space(b, space, force),
+                    "delete space"
+                );
             }
             Op::TimeRange { b } => {
                 let b = name(b);
                 let Ok(id) = self.id(b)? else { return Ok(()) };
                 let mb = &self.m.branches[b];
-                same!(code(db.time_range(id)), Ok((mb.oldest, mb.latest)), "time range");
+                same!(
+                    code(db.time_range(id)),
+                    Ok((mb.oldest, mb.latest)),
+                    "time range"
+                );
             }
             Op::ListBranches => {
                 same!(db.list_branches(), self.m.list_branches(), "list branches");
@@ -787,8 +1064,16 @@ impl Harness {
                 let stale = self.m.deleted[i as usize % self.m.deleted.len()];
                 let gone = Err(ErrorCode::BranchNotFound);
                 match kind {
-                    0 => same!(code(db.put(Namespace::Kv, stale, 0, "a", &[1])), gone, "put on a deleted branch"),
-                    1 => same!(db_get(db, Namespace::Kv, stale, 0, "a", None).map(|_| 0), gone, "get on a deleted branch"),
+                    0 => same!(
+                        code(db.put(Namespace::Kv, stale, 0, "a", &[1])),
+                        gone,
+                        "put on a deleted branch"
+                    ),
+                    1 => same!(
+                        db_get(db, Namespace::Kv, stale, 0, "a", None).map(|_| 0),
+                        gone,
+                        "get on a deleted branch"
+                    ),
                     2 => {
                         let d = code(db.fork_branch(other, stale));
                         // A fork takes its timestamp before it looks for the source.
@@ -801,13 +1086,25 @@ impl Harness {
                         same!(d, m, "fork of a deleted branch")
                     }
                     3 | 4 => {
-                        let Ok(id) = self.id(other)? else { return Ok(()) };
+                        let Ok(id) = self.id(other)? else {
+                            return Ok(());
+                        };
                         let (s, t) = if kind == 3 { (stale, id) } else { (id, stale) };
-                        same!(code(db.merge(s, t, Merge::Theirs).map(|_| 0)), gone, "merge with a deleted branch")
+                        same!(
+                            code(db.merge(s, t, Merge::Theirs).map(|_| 0)),
+                            gone,
+                            "merge with a deleted branch"
+                        )
                     }
                     _ => {
-                        let Ok(id) = self.id(other)? else { return Ok(()) };
-                        same!(code(db.diff(stale, id).map(|_| 0)), gone, "diff with a deleted branch")
+                        let Ok(id) = self.id(other)? else {
+                            return Ok(());
+                        };
+                        same!(
+                            code(db.diff(stale, id).map(|_| 0)),
+                            gone,
+                            "diff with a deleted branch"
+                        )
                     }
                 };
             }
@@ -832,12 +1129,28 @@ impl Harness {
         for name in &names {
             let (id, mb) = (self.id(name)?.unwrap(), &self.m.branches[*name]);
             prop_assert_eq!(db.branch_name(id).unwrap(), name.as_str());
-            prop_assert_eq!(code(db.time_range(id)), Ok((mb.oldest, mb.latest)), "time range of {}", name);
-            prop_assert_eq!(code(db.list_spaces(id)), self.m.list_spaces(name), "spaces of {}", name);
+            prop_assert_eq!(
+                code(db.time_range(id)),
+                Ok((mb.oldest, mb.latest)),
+                "time range of {}",
+                name
+            );
+            prop_assert_eq!(
+                code(db.list_spaces(id)),
+                self.m.list_spaces(name),
+                "spaces of {}",
+                name
+            );
             for k in &keys {
                 let mut m: Vec<MVer> = mb.data.get(k).cloned().unwrap_or_default();
                 m.reverse();
-                prop_assert_eq!(db_history(db, k.0, id, k.1, &k.2, None), Ok(m), "history of {:?} on {}", k, name);
+                prop_assert_eq!(
+                    db_history(db, k.0, id, k.1, &k.2, None),
+                    Ok(m),
+                    "history of {:?} on {}",
+                    k,
+                    name
+                );
             }
             // Every branch as of every moment of the case.
             for ts in (0..=self.m.clock + 1).map(Some).chain([None]) {
@@ -873,7 +1186,11 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     let mut h = Harness::new();
     let mut trace = Vec::new();
     let fail = |trace: &[Op], e: TestCaseError| {
-        let steps: Vec<String> = trace.iter().enumerate().map(|(i, op)| format!("  #{i} {op:?}")).collect();
+        let steps: Vec<String> = trace
+            .iter()
+            .enumerate()
+            .map(|(i, op)| format!("  #{i} {op:?}"))
+            .collect();
         TestCaseError::fail(format!("{e}\nthe operations as run:\n{}", steps.join("\n")))
     };
     for op in ops {
@@ -885,10 +1202,17 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
 }
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
     // No regression files: this test owns only this source file. A failure prints the shrunk sequence; turn it
     // into a deterministic test below.
-    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
@@ -909,15 +1233,26 @@ fn db() -> Database {
 }
 
 fn val(db: &Database, b: BranchId, key: &str) -> Option<Vec<u8>> {
-    db.get(KV, b, 0, key, None, |v| v.value.as_deref().unwrap().to_vec()).unwrap()
+    db.get(KV, b, 0, key, None, |v| {
+        v.value.as_deref().unwrap().to_vec()
+    })
+    .unwrap()
 }
 
 fn versions(db: &Database, b: BranchId, key: &str) -> Vec<u64> {
-    db.history(KV, b, 0, key, None).unwrap().iter().map(|v| v.version).collect()
+    db.history(KV, b, 0, key, None)
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect()
 }
 
 fn report(applied: usize, conflicts: &[&str], committed: bool) -> MergeReport {
-    MergeReport { applied, conflicts: conflicts.iter().map(|s| s.to_string()).collect(), committed }
+    MergeReport {
+        applied,
+        conflicts: conflicts.iter().map(|s| s.to_string()).collect(),
+        committed,
+    }
 }
 
 #[test]
@@ -953,13 +1288,22 @@ fn merge_child_into_parent_and_parent_into_child() {
     db.delete(KV, child, 0, "gone").unwrap();
     db.put(KV, parent, 0, "c", &[2]).unwrap();
 
-    assert_eq!(db.merge(child, parent, Merge::Strict).unwrap(), report(2, &[], true));
-    assert_eq!(db.list(KV, parent, 0, "", None, None, None).unwrap(), ["a", "b", "c"]);
+    assert_eq!(
+        db.merge(child, parent, Merge::Strict).unwrap(),
+        report(2, &[], true)
+    );
+    assert_eq!(
+        db.list(KV, parent, 0, "", None, None, None).unwrap(),
+        ["a", "b", "c"]
+    );
     assert_eq!(versions(&db, parent, "gone"), [2, 1]);
 
     // Back the other way: only what the parent has that the child has not seen.
     db.put(KV, parent, 0, "a", &[3]).unwrap();
-    assert_eq!(db.merge(parent, child, Merge::Strict).unwrap(), report(2, &[], true));
+    assert_eq!(
+        db.merge(parent, child, Merge::Strict).unwrap(),
+        report(2, &[], true)
+    );
     assert_eq!(val(&db, child, "a"), Some(vec![3]));
     assert_eq!(val(&db, child, "c"), Some(vec![2]));
     assert_eq!(versions(&db, child, "b"), [1]);
@@ -968,8 +1312,14 @@ fn merge_child_into_parent_and_parent_into_child() {
     // And again, both ways, after changes on both sides to different keys.
     db.put(KV, child, 0, "a", &[4]).unwrap();
     db.put(KV, parent, 0, "b", &[4]).unwrap();
-    assert_eq!(db.merge(child, parent, Merge::Strict).unwrap(), report(1, &[], true));
-    assert_eq!(db.merge(parent, child, Merge::Strict).unwrap(), report(1, &[], true));
+    assert_eq!(
+        db.merge(child, parent, Merge::Strict).unwrap(),
+        report(1, &[], true)
+    );
+    assert_eq!(
+        db.merge(parent, child, Merge::Strict).unwrap(),
+        report(1, &[], true)
+    );
     assert!(db.diff(parent, child).unwrap().is_empty());
 }
 
@@ -988,18 +1338,30 @@ fn grandchild_merges_into_grandparent() {
 
     // Base: the grandparent as of the fork that leads to the child, so "d" (changed only in the grandparent) stays,
     // and "a", "b" and "c" (changed in the line below it) come in.
-    assert_eq!(db.merge(child, gp, Merge::Strict).unwrap(), report(3, &[], true));
-    assert_eq!(db.list(KV, gp, 0, "", None, None, None).unwrap(), ["a", "b", "c", "d"]);
+    assert_eq!(
+        db.merge(child, gp, Merge::Strict).unwrap(),
+        report(3, &[], true)
+    );
+    assert_eq!(
+        db.list(KV, gp, 0, "", None, None, None).unwrap(),
+        ["a", "b", "c", "d"]
+    );
     assert_eq!(val(&db, gp, "a"), Some(vec![2]));
     assert_eq!(val(&db, gp, "d"), Some(vec![3]));
 
     // A key changed on both sides of that line conflicts.
     db.put(KV, gp, 0, "a", &[4]).unwrap();
     db.put(KV, child, 0, "a", &[5]).unwrap();
-    assert_eq!(db.merge(child, gp, Merge::Strict).unwrap(), report(0, &["a"], false));
+    assert_eq!(
+        db.merge(child, gp, Merge::Strict).unwrap(),
+        report(0, &["a"], false)
+    );
     // The grandparent into the grandchild (the other direction) sees the same conflict.
     // (and brings "d", changed only in the grandparent since the merge above).
-    assert_eq!(db.merge(gp, child, Merge::Ours).unwrap(), report(1, &["a"], true));
+    assert_eq!(
+        db.merge(gp, child, Merge::Ours).unwrap(),
+        report(1, &["a"], true)
+    );
     assert_eq!(val(&db, child, "a"), Some(vec![5]));
     assert_eq!(val(&db, child, "d"), Some(vec![3]));
 }
@@ -1020,16 +1382,29 @@ fn strict_conflict_writes_nothing() {
     let range = db.time_range(main).unwrap();
     let spaces = db.list_spaces(main).unwrap();
     let before = db.diff(main, feat).unwrap();
-    assert_eq!(db.merge(feat, main, Merge::Strict).unwrap(), report(0, &["a"], false));
+    assert_eq!(
+        db.merge(feat, main, Merge::Strict).unwrap(),
+        report(0, &["a"], false)
+    );
     assert_eq!(db.time_range(main).unwrap(), range);
     assert_eq!(db.list_spaces(main).unwrap(), spaces);
     assert_eq!(db.diff(main, feat).unwrap(), before);
-    assert_eq!(val(&db, main, "b"), None, "the non-conflicting key is not applied either");
+    assert_eq!(
+        val(&db, main, "b"),
+        None,
+        "the non-conflicting key is not applied either"
+    );
     assert_eq!(versions(&db, main, "a"), [2, 1]);
 
     // Not committed, so not recorded: the same merge still conflicts, and the strategies resolve it.
-    assert_eq!(db.merge(feat, main, Merge::Strict).unwrap(), report(0, &["a"], false));
-    assert_eq!(db.merge(feat, main, Merge::Ours).unwrap(), report(1, &["a"], true));
+    assert_eq!(
+        db.merge(feat, main, Merge::Strict).unwrap(),
+        report(0, &["a"], false)
+    );
+    assert_eq!(
+        db.merge(feat, main, Merge::Ours).unwrap(),
+        report(1, &["a"], true)
+    );
     assert_eq!(val(&db, main, "a"), Some(vec![2]));
     assert_eq!(val(&db, main, "b"), Some(vec![1]));
 }
@@ -1047,22 +1422,134 @@ fn fork_survives_deleting_its_source() {
     db.put(KV, mid, 0, "c", &[3]).unwrap();
     db.delete_branch("mid").unwrap();
 
-    assert_eq!(db.list(KV, leaf, 0, "", None, None, None).unwrap(), ["a", "b"]);
+    assert_eq!(
+        db.list(KV, leaf, 0, "", None, None, None).unwrap(),
+        ["a", "b"]
+    );
     assert_eq!(versions(&db, leaf, "b"), [2, 1]);
-    assert_eq!(db.get(KV, leaf, 0, "b", Some(t_b), |v| v.value.as_deref().unwrap().to_vec()).unwrap(), Some(vec![1]));
-    let info = db.list_branches().into_iter().find(|b| b.name == "leaf").unwrap();
+    assert_eq!(
+        db.get(KV, leaf, 0, "b", Some(t_b), |v| v
+            .value
+            .as_deref()
+            .unwrap()
+            .to_vec())
+            .unwrap(),
+        Some(vec![1])
+    );
+    let info = db
+        .list_branches()
+        .into_iter()
+        .find(|b| b.name == "leaf")
+        .unwrap();
     assert_eq!(info.parent.as_deref(), Some("mid"));
-    assert_eq!(db.put(KV, mid, 0, "x", &[0]).unwrap_err().code, ErrorCode::BranchNotFound);
+    assert_eq!(
+        db.put(KV, mid, 0, "x", &[0]).unwrap_err().code,
+        ErrorCode::BranchNotFound
+    );
 
     // A new branch of the same name is a different branch.
     let mid2 = db.create_branch("mid").unwrap();
     assert_ne!(mid2, mid);
-    assert!(db.list(KV, mid2, 0, "", None, None, None).unwrap().is_empty());
+    assert!(db
+        .list(KV, mid2, 0, "", None, None, None)
+        .unwrap()
+        .is_empty());
     assert_eq!(val(&db, leaf, "b"), Some(vec![2]));
 
     // The leaf still merges into its grandparent through the deleted branch's fork record.
     db.put(KV, main, 0, "a", &[9]).unwrap();
-    assert_eq!(db.merge(leaf, main, Merge::Strict).unwrap(), report(1, &[], true));
-    assert_eq!(db.list(KV, main, 0, "", None, None, None).unwrap(), ["a", "b"]);
+    assert_eq!(
+        db.merge(leaf, main, Merge::Strict).unwrap(),
+        report(1, &[], true)
+    );
+    assert_eq!(
+        db.list(KV, main, 0, "", None, None, None).unwrap(),
+        ["a", "b"]
+    );
     assert_eq!(val(&db, main, "a"), Some(vec![9]));
+}
+
+// ---- engine bugs found by this suite -------------------------------------------------------------------------
+//
+// Each test below states the behaviour the engine should have and fails until the engine is fixed.
+
+/// A merge takes its base from the fork tree whenever the two branches were never merged with each other, even when
+/// one of them already holds the other's changes through a third branch. The stale base makes a key the target
+/// deleted look "added by the source", so a strict merge that reports no conflict brings it back.
+#[test]
+fn bug_merge_resurrects_a_key_deleted_after_an_indirect_merge() {
+    let db = db();
+    let main = db.branch_id("default").unwrap();
+    let feat = db.fork_branch("feat", main).unwrap();
+    db.put(KV, feat, 0, "x", &[1]).unwrap();
+    assert_eq!(db.merge(feat, main, Merge::Strict).unwrap(), report(1, &[], true));
+    let sub = db.fork_branch("sub", feat).unwrap(); // holds x = 1, exactly what main merged
+    db.delete(KV, main, 0, "x").unwrap();
+
+    // sub changed nothing since main saw its contents; nothing should come in.
+    let r = db.merge(sub, main, Merge::Strict).unwrap();
+    assert_eq!(val(&db, main, "x"), None, "x, deleted in main, was brought back by {r:?}");
+    assert_eq!(r, report(0, &[], true));
+}
+
+/// The sibling form of the bug above: the earlier of two forks is taken as the base although the branches already
+/// share later contents, so a strict merge silently undoes a change the target made (no conflict reported).
+#[test]
+fn bug_merge_silently_reverts_a_target_change_between_siblings() {
+    let db = db();
+    let main = db.branch_id("default").unwrap();
+    db.put(KV, main, 0, "x", &[0]).unwrap();
+    let b1 = db.fork_branch("b1", main).unwrap();
+    db.put(KV, b1, 0, "x", &[1]).unwrap();
+    db.merge(b1, main, Merge::Strict).unwrap();
+    let b2 = db.fork_branch("b2", main).unwrap(); // x = 1, from b1
+    db.put(KV, b1, 0, "x", &[0]).unwrap(); // b1 changes x again
+
+    let r = db.merge(b2, b1, Merge::Strict).unwrap();
+    assert_eq!(val(&db, b1, "x"), Some(vec![0]), "b1's own latest write was overwritten by {r:?}");
+    assert_eq!(r, report(0, &[], true));
+}
+
+/// An empty commit writes no version but still moves the branch's time range (and takes a timestamp), unlike every
+/// other write path (delete of nothing, merge applying nothing, deleting an empty space), which commit nothing.
+#[test]
+fn bug_empty_commit_moves_the_time_range() {
+    let db = db();
+    let main = db.branch_id("default").unwrap();
+    assert_eq!(db.commit(main, Vec::new()).unwrap(), Vec::<u64>::new());
+    assert_eq!(db.time_range(main).unwrap(), (None, None));
+}
+
+/// `put` (and every other call taking a `SpaceId`) accepts an id that `space_id` never issued; the branch then lists
+/// a space with no name, and `list_spaces` and `diff` panic (index out of bounds) under the lock.
+#[test]
+fn bug_unknown_space_id_is_accepted_and_later_panics() {
+    let db = db();
+    let main = db.branch_id("default").unwrap();
+    match db.put(KV, main, 7, "a", &[1]) {
+        Err(e) => assert_eq!(e.code, ErrorCode::InvalidValue, "{e}"),
+        Ok(_) => {
+            let spaces = std::panic::catch_unwind(|| db.list_spaces(main));
+            let diff = std::panic::catch_unwind(|| db.diff(main, main));
+            panic!("put into space 7 succeeded; then list_spaces {:?}, diff {:?}", spaces.is_ok(), diff.is_ok());
+        }
+    }
+}
+
+/// `Database::commit` checks neither its keys nor its values, and inserts each write before looking at the next,
+/// so a malformed key panics halfway: the writes before it stay, without a time range update — not atomic.
+#[test]
+fn bug_commit_of_a_malformed_write_is_not_atomic() {
+    let db = db();
+    let main = db.branch_id("default").unwrap();
+    let writes = vec![
+        Write { key: store_key(KV, 0, "a"), value: Some(Arc::from(&[1u8][..])) },
+        Write { key: Arc::from(&[0u8][..]), value: None }, // shorter than the 5-byte header
+    ];
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.commit(main, writes)));
+    assert!(matches!(r, Ok(Err(_))), "a malformed key should be an error, not a panic");
+    assert_eq!(val(&db, main, "a"), None, "a failed commit wrote part of its batch");
+    // Values are not validated either.
+    let bad = vec![Write { key: store_key(KV, 0, "b"), value: Some(Arc::from(&[0xc1u8][..])) }];
+    assert_eq!(db.commit(main, bad).map_err(|e| e.code), Err(ErrorCode::InvalidValue));
 }

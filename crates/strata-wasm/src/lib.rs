@@ -17,7 +17,10 @@ fn throw(code: ErrorCode, message: &str) -> JsValue {
 }
 
 fn closed() -> JsValue {
-    throw(ErrorCode::Closed, "the database handle is closed; open the database again")
+    throw(
+        ErrorCode::Closed,
+        "the database handle is closed; open the database again",
+    )
 }
 
 fn js<T>(r: core::Result<T>) -> Result<T> {
@@ -44,7 +47,10 @@ pub struct Database {
 
 impl Database {
     fn new(db: Arc<core::Database>) -> Database {
-        Database { db: Some(db), read_buffer: Vec::new() }
+        Database {
+            db: Some(db),
+            read_buffer: Vec::new(),
+        }
     }
 
     fn db(&self) -> Result<&Arc<core::Database>> {
@@ -80,10 +86,24 @@ impl Database {
     }
 
     /// Copies the live version of a key into the read buffer; returns the length it needs, or -1 when absent.
-    pub fn get(&mut self, ns_: u32, branch: f64, space: u32, key: &str, as_of: Option<f64>) -> Result<f64> {
+    pub fn get(
+        &mut self,
+        ns_: u32,
+        branch: f64,
+        space: u32,
+        key: &str,
+        as_of: Option<f64>,
+    ) -> Result<f64> {
         let db = self.db.as_ref().ok_or_else(closed)?;
         let out = &mut self.read_buffer;
-        let found = js(db.get(ns(ns_)?, branch as u64, space, key, wire::opt_u64(as_of), |v| wire::read_into(v, out)))?;
+        let found = js(db.get(
+            ns(ns_)?,
+            branch as u64,
+            space,
+            key,
+            wire::opt_u64(as_of),
+            |v| wire::read_into(v, out),
+        ))?;
         Ok(found.map_or(-1.0, |n| n as f64))
     }
 
@@ -96,12 +116,22 @@ impl Database {
     }
 
     /// The new version, or undefined when the expected version did not match.
-    pub fn cas(&self, ns_: u32, branch: f64, space: u32, key: &str, expected: Option<f64>, value: &[u8]) -> Result<Option<f64>> {
+    pub fn cas(
+        &self,
+        ns_: u32,
+        branch: f64,
+        space: u32,
+        key: &str,
+        expected: Option<f64>,
+        value: &[u8],
+    ) -> Result<Option<f64>> {
         let expected = expected.map(|v| v as u64);
-        js(self.db()?.cas(ns(ns_)?, branch as u64, space, key, expected, value)).map(|v| v.map(|v| v as f64))
+        js(self
+            .db()?
+            .cas(ns(ns_)?, branch as u64, space, key, expected, value))
+        .map(|v| v.map(|v| v as f64))
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub fn list(
         &self,
         ns_: u32,
@@ -124,9 +154,19 @@ impl Database {
         js(keys).map(|k| wire::strings(&k))
     }
 
-    pub fn history(&self, ns_: u32, branch: f64, space: u32, key: &str, limit: Option<f64>) -> Result<Vec<u8>> {
+    pub fn history(
+        &self,
+        ns_: u32,
+        branch: f64,
+        space: u32,
+        key: &str,
+        limit: Option<f64>,
+    ) -> Result<Vec<u8>> {
         let limit = wire::opt_u64(limit).map(|n| n as usize);
-        js(self.db()?.history(ns(ns_)?, branch as u64, space, key, limit)).map(|h| wire::history(&h))
+        js(self
+            .db()?
+            .history(ns(ns_)?, branch as u64, space, key, limit))
+        .map(|h| wire::history(&h))
     }
 
     #[wasm_bindgen(js_name = branchId)]
@@ -197,5 +237,8 @@ impl Database {
 /// The engine's error codes, for the test that checks the TypeScript list against them.
 #[wasm_bindgen(js_name = errorCodes)]
 pub fn error_codes() -> Vec<String> {
-    ErrorCode::ALL.iter().map(|c| c.as_str().to_string()).collect()
+    ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect()
 }
