@@ -42,6 +42,18 @@ export interface Binding {
   deleteSpace(branch: number, name: string, force: boolean): boolean
   diff(a: number, b: number): Uint8Array
   merge(source: number, target: number, strategy: string): Uint8Array
+  begin(branch: number, readOnly: boolean): TxBinding
+}
+
+/** A transaction as a binding exposes it: the handle's calls, on its snapshot, without branch ids. */
+export interface TxBinding {
+  get(ns: Ns, space: number, key: string): number
+  put(ns: Ns, space: number, key: string, value: Uint8Array): number
+  delete(ns: Ns, space: number, key: string): boolean
+  cas(ns: Ns, space: number, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined
+  list(ns: Ns, space: number, prefix: string | undefined, after: string | undefined, limit: number | undefined): Uint8Array
+  commit(): void
+  rollback(): void
 }
 
 /**
@@ -65,8 +77,8 @@ export interface Backend {
   readonly name: 'native' | 'wasm'
   /** An in-memory database; with `name`, the process-wide (native) or instance-wide (wasm) one of that name. */
   memory(name: string | undefined): Binding
-  /** Attaches a fresh read buffer to a binding. */
-  readBuffer(binding: Binding): ReadBuffer
+  /** Attaches a fresh read buffer to a binding or a transaction. */
+  readBuffer(binding: Binding | TxBinding): ReadBuffer
   /** The engine's list of error codes. */
   errorCodes(): string[]
 }

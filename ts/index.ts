@@ -1,7 +1,7 @@
 /**
  * stratadb's public API. Runtime entries (`entry/node.ts`, `entry/browser.ts`) load a backend and re-export this.
  */
-export { Strata, Kv, State } from './strata.js'
+export { Strata, Kv, State, Transaction } from './strata.js'
 export type {
   BranchDiff,
   BranchInfo,
@@ -13,6 +13,7 @@ export type {
   MergeResult,
   MergeStrategy,
   ReadOptions,
+  TransactionOptions,
   Versioned,
 } from './strata.js'
 export { Value } from './value.js'

@@ -3,7 +3,7 @@
  * WebAssembly module. A `Strata` is a handle: it owns its current branch and space and its own binding handle on
  * the shared engine, so handles made with `db.branch(name)` or `db.at(ts)` never disturb each other.
  */
-import { Ns, type Backend, type Binding, type ReadBuffer } from './backend.js'
+import { Ns, type Backend, type Binding, type ReadBuffer, type TxBinding } from './backend.js'
 import { Encoder, decode } from './codec.js'
 import { StrataError } from './errors.js'
 import type { Value } from './value.js'
@@ -157,35 +157,53 @@ function fail(shared: Shared, err: unknown): StrataError {
 
 type Lifecycle = 'open' | 'closed'
 
-/** Reads and writes of one namespace (KV or state cells) through one handle. */
+/**
+ * Where the calls of `db.kv` and `db.state` go: a handle (its current branch and space) or a transaction (its
+ * snapshot and pending writes). Each method throws what the binding threw, already turned into a `StrataError`.
+ */
+interface Target {
+  /** The fixed read time of a handle from `db.at(ts)`. */
+  readonly asOf: number | undefined
+  /** The buffer the last `get` landed in. */
+  readonly reads: ReadBuffer
+  get(ns: Ns, key: string, asOf: number | undefined): number
+  put(ns: Ns, key: string, value: Uint8Array): number
+  delete(ns: Ns, key: string): boolean
+  cas(ns: Ns, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined
+  list(ns: Ns, prefix: string | undefined, after: string | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array
+  history(ns: Ns, key: string, limit: number | undefined): Uint8Array
+}
+
+/** Reads a key into `reads`, growing the buffer until the value fits; returns its length or -1. */
+function readInto(reads: ReadBuffer, get: () => number): number {
+  let n = get()
+  while (n > reads.bytes.length - reads.base) {
+    reads.grow(n)
+    n = get()
+  }
+  reads.refresh()
+  return n
+}
+
+const NAMESPACE_NAMES = { [Ns.Kv]: 'kv', [Ns.State]: 'state' } as const
+
+/** Reads and writes of one namespace (KV or state cells) through a handle or a transaction. */
 class Keyspace {
+  /** @internal */
   constructor(
-    protected readonly db: Strata,
+    protected readonly target: Target,
     protected readonly ns: Ns,
-    protected readonly what: string,
+    protected readonly what: 'key' | 'cell',
   ) {}
 
-  /** Reads the live value of `key` into the handle's read buffer; returns its length or -1. */
-  protected read(key: string, options: ReadOptions | undefined, method: string): number {
+  private read(key: string, options: ReadOptions | undefined, method: string): number {
     checkKey(key, this.what)
-    let asOf = this.db.asOf
+    let asOf = this.target.asOf
     if (options !== undefined) {
-      checkOptions(options, ['asOf'], `${this.what === 'key' ? 'kv' : 'state'}.${method}`)
+      checkOptions(options, ['asOf'], `${NAMESPACE_NAMES[this.ns]}.${method}`)
       asOf = optionalNumber(options.asOf, 'asOf', false) ?? asOf
     }
-    const db = this.db
-    const h = db.enter()
-    try {
-      let n = h.binding.get(this.ns, db.branchId, db.spaceId, key, asOf)
-      while (n > h.reads.bytes.length - h.reads.base) {
-        h.reads.grow(n)
-        n = h.binding.get(this.ns, db.branchId, db.spaceId, key, asOf)
-      }
-      h.reads.refresh()
-      return n
-    } catch (e) {
-      throw fail(db.shared, e)
-    }
+    return this.target.get(this.ns, key, asOf)
   }
 
   /**
@@ -197,7 +215,7 @@ class Keyspace {
   get(key: string, options?: ReadOptions): Value | null {
     const n = this.read(key, options, 'get')
     if (n < 0) return null
-    const r = this.db.handle.reads
+    const r = this.target.reads
     return decode(r.bytes, r.base + 16, r.base + n)
   }
 
@@ -208,7 +226,7 @@ class Keyspace {
   getVersioned(key: string, options?: ReadOptions): Versioned | null {
     const n = this.read(key, options, 'getVersioned')
     if (n < 0) return null
-    const r = this.db.handle.reads
+    const r = this.target.reads
     return {
       value: decode(r.bytes, r.base + 16, r.base + n),
       version: r.view.getFloat64(r.base, true),
@@ -221,14 +239,7 @@ class Keyspace {
    * @throws {StrataError} `INVALID_KEY`, `READ_ONLY`, `BRANCH_NOT_FOUND`, `CLOSED`.
    */
   delete(key: string): boolean {
-    checkKey(key, this.what)
-    const db = this.db
-    const h = db.enterWrite()
-    try {
-      return h.binding.delete(this.ns, db.branchId, db.spaceId, key)
-    } catch (e) {
-      throw fail(db.shared, e)
-    }
+    return this.target.delete(this.ns, checkKey(key, this.what))
   }
 
   /**
@@ -237,53 +248,33 @@ class Keyspace {
    * @throws {StrataError} `INVALID_VALUE` (bad option), `BRANCH_NOT_FOUND`, `CLOSED`.
    */
   list(options?: ListOptions): string[] {
-    checkOptions(options, ['prefix', 'limit', 'after', 'asOf'], `${this.ns === Ns.Kv ? 'kv' : 'state'}.list`)
+    checkOptions(options, ['prefix', 'limit', 'after', 'asOf'], `${NAMESPACE_NAMES[this.ns]}.list`)
     const prefix = options?.prefix === undefined ? undefined : checkKeyPart(options.prefix, 'prefix')
     const after = options?.after === undefined ? undefined : checkKeyPart(options.after, 'after')
     const limit = optionalNumber(options?.limit, 'limit', true)
-    const asOf = optionalNumber(options?.asOf, 'asOf', false) ?? this.db.asOf
-    const db = this.db
-    const h = db.enter()
-    try {
-      return decodeAll(h.binding.list(this.ns, db.branchId, db.spaceId, prefix, after, limit, asOf)) as string[]
-    } catch (e) {
-      throw fail(db.shared, e)
-    }
+    const asOf = optionalNumber(options?.asOf, 'asOf', false) ?? this.target.asOf
+    return decodeAll(this.target.list(this.ns, prefix, after, limit, asOf)) as string[]
   }
 
   /**
-   * Every version of `key`, newest first; deletes appear with `deleted: true`. Unknown key: `[]`.
+   * Every version of `key`, newest first; deletes appear with `deleted: true` and `value: null`. Unknown key: `[]`.
    * @throws {StrataError} `INVALID_KEY`, `BRANCH_NOT_FOUND`, `CLOSED`.
    */
   history(key: string, options?: { limit?: number }): HistoryEntry[] {
     checkKey(key, this.what)
-    checkOptions(options, ['limit'], `${this.ns === Ns.Kv ? 'kv' : 'state'}.history`)
+    checkOptions(options, ['limit'], `${NAMESPACE_NAMES[this.ns]}.history`)
     const limit = optionalNumber(options?.limit, 'limit', true)
-    const db = this.db
-    const h = db.enter()
-    let raw: Uint8Array
-    try {
-      raw = h.binding.history(this.ns, db.branchId, db.spaceId, key, limit)
-    } catch (e) {
-      throw fail(db.shared, e)
-    }
-    const asOf = db.asOf
-    const entries = (decodeAll(raw) as [number, number, boolean, Value][]).map(([version, timestamp, deleted, value]) =>
-      deleted ? { value: null, version, timestamp, deleted: true as const } : { value, version, timestamp },
+    const rows = decodeAll(this.target.history(this.ns, key, limit)) as [number, number, boolean, Value][]
+    const entries: HistoryEntry[] = rows.map(([version, timestamp, deleted, value]) =>
+      deleted ? { value: null, version, timestamp, deleted: true } : { value, version, timestamp },
     )
+    const asOf = this.target.asOf
     return asOf === undefined ? entries : entries.filter((e) => e.timestamp <= asOf)
   }
 
   protected write(key: string, value: unknown): number {
     checkKey(key, this.what)
-    const bytes = encoder.encode(value)
-    const db = this.db
-    const h = db.enterWrite()
-    try {
-      return h.binding.put(this.ns, db.branchId, db.spaceId, key, bytes)
-    } catch (e) {
-      throw fail(db.shared, e)
-    }
+    return this.target.put(this.ns, key, encoder.encode(value))
   }
 }
 
@@ -300,7 +291,7 @@ function decodeAll(bytes: Uint8Array): unknown {
 /** `db.kv`: key-value memory. */
 export class Kv extends Keyspace {
   /**
-   * Writes `value` under `key`; returns the key's new version.
+   * Writes `value` under `key`; returns the key's new version (in a transaction: the version it gets at commit).
    * @throws {StrataError} `INVALID_KEY`, `INVALID_VALUE` (naming the bad part's path), `LIMIT_EXCEEDED`,
    *   `READ_ONLY`, `BRANCH_NOT_FOUND`, `CLOSED`.
    * @example db.kv.put('user:1', { name: 'Ada' }) // → 1
@@ -331,7 +322,7 @@ export class State extends Keyspace {
   /**
    * Writes `value` only if the cell's current version is `expectedVersion` (`null`: only if the cell does not
    * exist). Returns the new version, or `null` when the expectation failed (nothing written). Atomic against every
-   * other writer of the database.
+   * other writer of the database; inside a transaction, checked again at commit.
    * @throws {StrataError} `INVALID_VALUE` (bad `expectedVersion` or value), `INVALID_KEY`, `READ_ONLY`, `CLOSED`.
    * @example const v = db.state.getVersioned('leader'); db.state.cas('leader', v?.version ?? null, 'agent-1')
    */
@@ -346,14 +337,7 @@ export class State extends Keyspace {
         `expectedVersion must be a positive integer version (from getVersioned) or null for "only if the cell does not exist", got ${String(expectedVersion)}`,
       )
     }
-    const bytes = encoder.encode(value)
-    const db = this.db
-    const h = db.enterWrite()
-    try {
-      return h.binding.cas(Ns.State, db.branchId, db.spaceId, cell, expectedVersion ?? undefined, bytes) ?? null
-    } catch (e) {
-      throw fail(db.shared, e)
-    }
+    return this.target.cas(Ns.State, cell, expectedVersion ?? undefined, encoder.encode(value)) ?? null
   }
 
   /**
@@ -373,6 +357,178 @@ export class State extends Keyspace {
     }
     throw new StrataError('CONFLICT', `state.update of ${JSON.stringify(cell)} lost the race ${retries + 1} times; retry later or raise { retries }`)
   }
+}
+
+/** The handle as a `Target`: every call goes to its binding with its current branch and space. */
+class HandleTarget implements Target {
+  constructor(private readonly db: Strata) {}
+
+  get asOf(): number | undefined {
+    return this.db.asOf
+  }
+
+  get reads(): ReadBuffer {
+    return this.db.handle.reads
+  }
+
+  get(ns: Ns, key: string, asOf: number | undefined): number {
+    const db = this.db
+    const h = db.enter()
+    try {
+      return readInto(h.reads, () => h.binding.get(ns, db.branchId, db.spaceId, key, asOf))
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+
+  put(ns: Ns, key: string, value: Uint8Array): number {
+    const db = this.db
+    const h = db.enterWrite()
+    try {
+      return h.binding.put(ns, db.branchId, db.spaceId, key, value)
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+
+  delete(ns: Ns, key: string): boolean {
+    const db = this.db
+    const h = db.enterWrite()
+    try {
+      return h.binding.delete(ns, db.branchId, db.spaceId, key)
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+
+  cas(ns: Ns, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined {
+    const db = this.db
+    const h = db.enterWrite()
+    try {
+      return h.binding.cas(ns, db.branchId, db.spaceId, key, expected, value)
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+
+  list(ns: Ns, prefix: string | undefined, after: string | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array {
+    const db = this.db
+    const h = db.enter()
+    try {
+      return h.binding.list(ns, db.branchId, db.spaceId, prefix, after, limit, asOf)
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+
+  history(ns: Ns, key: string, limit: number | undefined): Uint8Array {
+    const db = this.db
+    const h = db.enter()
+    try {
+      return h.binding.history(ns, db.branchId, db.spaceId, key, limit)
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+}
+
+/**
+ * A transaction: `tx.kv` and `tx.state` read a snapshot of the branch taken at its start plus its own writes;
+ * `commit()` applies every write atomically, or throws `CONFLICT` (nothing written) when a key it read or wrote
+ * was changed by someone else in the meantime. Reads with `{ asOf }` and `history` read committed data.
+ */
+export class Transaction implements Target {
+  /** Key-value memory, in this transaction. */
+  readonly kv: Kv
+  /** State cells, in this transaction. */
+  readonly state: State
+  /** @internal Where the last read landed: the transaction's buffer, or the handle's for an `asOf` read. */
+  reads: ReadBuffer
+  /** Transactions see their snapshot; `asOf` reads go to the database. */
+  readonly asOf: undefined = undefined
+  private readonly ownReads: ReadBuffer
+
+  /** @internal */
+  constructor(
+    private readonly db: Strata,
+    private readonly tx: TxBinding,
+    private readonly spaceId: number,
+  ) {
+    this.ownReads = this.reads = db.shared.backend.readBuffer(tx)
+    this.kv = new Kv(this, Ns.Kv, 'key')
+    this.state = new State(this, Ns.State, 'cell')
+  }
+
+  private call<T>(f: () => T): T {
+    const shared = this.db.shared
+    if (shared.poisoned !== undefined) throw shared.poisoned
+    try {
+      return f()
+    } catch (e) {
+      throw fail(shared, e)
+    }
+  }
+
+  /** @internal */
+  get(ns: Ns, key: string, asOf: number | undefined): number {
+    if (asOf !== undefined) {
+      this.reads = this.db.handle.reads
+      return this.db.readAt(ns, key, asOf)
+    }
+    this.reads = this.ownReads
+    return this.call(() => readInto(this.reads, () => this.tx.get(ns, this.spaceId, key)))
+  }
+
+  /** @internal */
+  put(ns: Ns, key: string, value: Uint8Array): number {
+    return this.call(() => this.tx.put(ns, this.spaceId, key, value))
+  }
+
+  /** @internal */
+  delete(ns: Ns, key: string): boolean {
+    return this.call(() => this.tx.delete(ns, this.spaceId, key))
+  }
+
+  /** @internal */
+  cas(ns: Ns, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined {
+    return this.call(() => this.tx.cas(ns, this.spaceId, key, expected, value))
+  }
+
+  /** @internal */
+  list(ns: Ns, prefix: string | undefined, after: string | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array {
+    if (asOf !== undefined) return this.db.listAt(ns, prefix, after, limit, asOf)
+    return this.call(() => this.tx.list(ns, this.spaceId, prefix, after, limit))
+  }
+
+  /** @internal */
+  history(ns: Ns, key: string, limit: number | undefined): Uint8Array {
+    return this.db.historyOf(ns, key, limit)
+  }
+
+  /**
+   * Applies every write of the transaction as one atomic commit.
+   * @throws {StrataError} `CONFLICT` (nothing written), `CLOSED` (already committed or rolled back),
+   *   `BRANCH_NOT_FOUND`.
+   */
+  commit(): void {
+    this.call(() => this.tx.commit())
+  }
+
+  /** Drops every write of the transaction. Idempotent. */
+  rollback(): void {
+    this.call(() => this.tx.rollback())
+  }
+}
+
+export interface TransactionOptions {
+  /** How many times to run `fn` again when the commit fails with `CONFLICT` (default 0). */
+  retries?: number
+  /** Refuse writes (`READ_ONLY`); reads see one consistent snapshot. */
+  readOnly?: boolean
+}
+
+function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function'
 }
 
 /** The binding a handle talks through and the buffer its reads land in. */
@@ -415,8 +571,9 @@ export class Strata {
     ;[this.branchName, this.branchId] = branch
     ;[this.spaceName, this.spaceId] = space
     this.asOf = asOf
-    this.kv = new Kv(this, Ns.Kv, 'key')
-    this.state = new State(this, Ns.State, 'cell')
+    const target = new HandleTarget(this)
+    this.kv = new Kv(target, Ns.Kv, 'key')
+    this.state = new State(target, Ns.State, 'cell')
   }
 
   /** Which backend this runtime loaded: `'native'` (the N-API addon) or `'wasm'`. */
@@ -647,6 +804,80 @@ export class Strata {
   timeRange(): { oldest: number | null; latest: number | null } {
     const [oldest, latest] = decodeAll(this.call((b) => b.timeRange(this.branchId))) as [number | null, number | null]
     return { oldest, latest }
+  }
+
+  // ---- transactions -----------------------------------------------------------------------------------------
+
+  /**
+   * Starts a transaction on the current branch and space; finish it with `commit()` or `rollback()`.
+   * @throws {StrataError} `READ_ONLY` (on a handle from `db.at`), `BRANCH_NOT_FOUND`, `CLOSED`.
+   */
+  begin(options?: { readOnly?: boolean }): Transaction {
+    checkOptions(options, ['readOnly'], 'begin')
+    const readOnly = options?.readOnly === true
+    if (!readOnly) this.enterWrite()
+    const tx = this.call((b) => b.begin(this.branchId, readOnly))
+    return new Transaction(this, tx, this.spaceId)
+  }
+
+  /**
+   * Runs `fn` in a transaction and commits its writes atomically when it returns (or, if it returns a Promise,
+   * when that resolves). If `fn` throws, nothing is written and the error is rethrown. If the commit conflicts
+   * with another writer, `fn` runs again up to `retries` times before `CONFLICT` is thrown. Returns what `fn`
+   * returned.
+   * @throws {StrataError} `CONFLICT`, `READ_ONLY`, `LIMIT_EXCEEDED` (over 1,000,000 writes or 256 MiB), `CLOSED`.
+   * @example db.transaction((tx) => { tx.kv.put('a', 1); tx.kv.put('b', 2) })
+   */
+  transaction<T>(fn: (tx: Transaction) => T, options?: TransactionOptions): T {
+    checkOptions(options, ['retries', 'readOnly'], 'transaction')
+    if (typeof fn !== 'function') throw new StrataError('INVALID_VALUE', 'transaction needs a function (tx) => result')
+    const retries = optionalNumber(options?.retries, 'retries', true) ?? 0
+    const readOnly = options?.readOnly === true
+    const attempt = (left: number): T => {
+      const tx = this.begin({ readOnly })
+      const commit = (result: T): T => {
+        try {
+          tx.commit()
+        } catch (e) {
+          if (e instanceof StrataError && e.code === 'CONFLICT' && left > 0) return attempt(left - 1)
+          throw e
+        }
+        return result
+      }
+      let result: T
+      try {
+        result = fn(tx)
+      } catch (e) {
+        tx.rollback()
+        throw e
+      }
+      if (isPromiseLike(result)) {
+        return Promise.resolve(result).then(
+          (value) => commit(value as T),
+          (e: unknown) => {
+            tx.rollback()
+            throw e
+          },
+        ) as T
+      }
+      return commit(result)
+    }
+    return attempt(retries)
+  }
+
+  /** @internal A read as of a time, for transactions (their own snapshot has no past). */
+  readAt(ns: Ns, key: string, asOf: number): number {
+    return this.call((b) => readInto(this.handle.reads, () => b.get(ns, this.branchId, this.spaceId, key, asOf)))
+  }
+
+  /** @internal */
+  listAt(ns: Ns, prefix: string | undefined, after: string | undefined, limit: number | undefined, asOf: number): Uint8Array {
+    return this.call((b) => b.list(ns, this.branchId, this.spaceId, prefix, after, limit, asOf))
+  }
+
+  /** @internal */
+  historyOf(ns: Ns, key: string, limit: number | undefined): Uint8Array {
+    return this.call((b) => b.history(ns, this.branchId, this.spaceId, key, limit))
   }
 
   // ---- lifecycle --------------------------------------------------------------------------------------------

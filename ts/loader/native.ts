@@ -4,14 +4,13 @@
  */
 import { createRequire } from 'node:module'
 
-import type { Backend, Binding, ReadBuffer } from '../backend.js'
+import type { Backend, Binding, ReadBuffer, TxBinding } from '../backend.js'
 
-interface NativeBinding extends Binding {
-  setReadBuffer(buffer: Uint8Array): void
-}
+/** Databases and transactions of the addon both take a read buffer. */
+type NativeBinding = (Binding | TxBinding) & { setReadBuffer(buffer: Uint8Array): void }
 
 interface Addon {
-  Database: { memory(name?: string | null): NativeBinding }
+  Database: { memory(name?: string | null): Binding }
   errorCodes(): string[]
 }
 

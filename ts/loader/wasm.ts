@@ -3,17 +3,16 @@
  * are found and instantiated differs per runtime (sync from the file system on Node and Deno, `fetch` in browsers),
  * nothing after that does. No Node built-ins here, so the browser entry stays clean.
  */
-import type { Backend, Binding, ReadBuffer } from '../backend.js'
+import type { Backend, Binding, ReadBuffer, TxBinding } from '../backend.js'
 
 /** What `wasm-bindgen --target web` generates for crates/strata-wasm, as the backend uses it. */
 export interface WasmModule {
-  Database: { memory(name?: string): WasmBinding }
+  Database: { memory(name?: string): Binding }
   errorCodes(): string[]
 }
 
-interface WasmBinding extends Binding {
-  setReadBuffer(capacity: number): number
-}
+/** Databases and transactions of the module both own a read buffer in linear memory. */
+type WasmBinding = (Binding | TxBinding) & { setReadBuffer(capacity: number): number }
 
 const INITIAL_READ_BUFFER = 4096
 

@@ -18,15 +18,24 @@ pub const READ_HEADER: usize = 16;
 
 /// Writes a read result into `out` as `[version f64][timestamp f64][value]` if it fits; returns the length it
 /// needs either way, so the host can grow its buffer and read again.
-pub fn read_into(v: &Version, out: &mut [u8]) -> usize {
-    let value = v.value.as_deref().unwrap_or_default();
+pub fn read_into(version: u64, timestamp: u64, value: &[u8], out: &mut [u8]) -> usize {
     let needed = READ_HEADER + value.len();
     if needed <= out.len() {
-        out[..8].copy_from_slice(&(v.version as f64).to_le_bytes());
-        out[8..16].copy_from_slice(&(v.timestamp as f64).to_le_bytes());
+        out[..8].copy_from_slice(&(version as f64).to_le_bytes());
+        out[8..16].copy_from_slice(&(timestamp as f64).to_le_bytes());
         out[READ_HEADER..needed].copy_from_slice(value);
     }
     needed
+}
+
+/// `read_into` for a stored version.
+pub fn read_version_into(v: &Version, out: &mut [u8]) -> usize {
+    read_into(
+        v.version,
+        v.timestamp,
+        v.value.as_deref().unwrap_or_default(),
+        out,
+    )
 }
 
 /// Namespaces by their host-side number.

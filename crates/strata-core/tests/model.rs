@@ -36,8 +36,19 @@ const VALUES: [&[u8]; 8] = [
     &[0xa2, b'h', b'i'],
     &[0xa2, 0xc3, 0xa9],
 ];
-const PREFIXES: [&str; 8] = ["", "a", "ab", "b", "é", "f", "f1", "z"];
-const AFTERS: [&str; 10] = ["", "a", "aa", "ab", "c", "f05", "é", "éa", "z", "\u{10348}"];
+const PREFIXES: [&str; 8] = ["", "a", "ab", "b", "é", "f", "f01", "z"];
+const AFTERS: [&str; 10] = [
+    "",
+    "a",
+    "aa",
+    "ab",
+    "c",
+    "f005",
+    "é",
+    "éa",
+    "z",
+    "\u{10348}",
+];
 
 fn wall() -> u64 {
     1
@@ -52,7 +63,7 @@ fn store_key(ns: Namespace, space: u32, key: &str) -> Arc<[u8]> {
 }
 
 fn fill_key(i: u8) -> String {
-    format!("f{i:02}")
+    format!("f{i:03}")
 }
 
 fn fill_value(i: u8, seed: u8) -> &'static [u8] {
@@ -117,7 +128,8 @@ enum Op {
         b: B,
         writes: Vec<(Namespace, u32, &'static str, Option<&'static [u8]>)>,
     },
-    /// One commit of `n` keys "f00".. in one namespace and space, enough for a multi-node B-tree.
+    /// One commit of `n` keys "f000".. in one namespace and space: enough for a B-tree of two or three levels (nodes
+    /// hold 16 keys), so diffs and merges walk shared and unshared subtrees.
     Fill {
         b: B,
         ns: Namespace,
@@ -230,7 +242,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(b, ns, sp, key, exp, v)| Op::Cas { b, ns, sp, key, exp, v }),
         2 => (branch(), prop::collection::vec((ns(), space(), key(), prop::option::weighted(0.7, value())), 1..=4))
             .prop_map(|(b, writes)| Op::Txn { b, writes }),
-        1 => (branch(), ns(), space(), 17u8..48, any::<u8>()).prop_map(|(b, ns, sp, n, seed)| Op::Fill { b, ns, sp, n, seed }),
+        1 => (branch(), ns(), space(), prop_oneof![4 => 17u8..48, 1 => 120u8..=255], any::<u8>()).prop_map(|(b, ns, sp, n, seed)| Op::Fill { b, ns, sp, n, seed }),
         5 => (fresh(), branch()).prop_map(|(new, from)| Op::Fork { new, from }),
         1 => fresh().prop_map(|new| Op::Create { new }),
         2 => branch().prop_map(|b| Op::DeleteBranch { b }),
@@ -254,7 +266,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(b, space, force)| Op::DeleteSpace { b, space, force }),
         1 => branch().prop_map(|b| Op::TimeRange { b }),
         1 => Just(Op::ListBranches),
-        1 => (any::<u8>(), 0u8..6, branch()).prop_map(|(i, kind, other)| Op::Stale { i, kind, other }),
+        1 => (any::<u8>(), 0u8..6, prop_oneof![branch(), fresh()]).prop_map(|(i, kind, other)| Op::Stale { i, kind, other }),
     ]
 }
 
@@ -1205,7 +1217,7 @@ fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
+        .unwrap_or(3000);
     // No regression files: this test owns only this source file. A failure prints the shrunk sequence; turn it
     // into a deterministic test below.
     ProptestConfig {
@@ -1471,30 +1483,41 @@ fn fork_survives_deleting_its_source() {
 
 // ---- engine bugs found by this suite -------------------------------------------------------------------------
 //
-// Each test below states the behaviour the engine should have and fails until the engine is fixed.
+// Each test below states the behaviour the engine should have and fails until the engine is fixed. They are
+// ignored so that CI stays green meanwhile: run them with `cargo test -p strata-core --test model -- --ignored`,
+// and drop the `#[ignore]` with the fix.
 
 /// A merge takes its base from the fork tree whenever the two branches were never merged with each other, even when
 /// one of them already holds the other's changes through a third branch. The stale base makes a key the target
 /// deleted look "added by the source", so a strict merge that reports no conflict brings it back.
 #[test]
+#[ignore = "engine bug: merge base ignores merges through a third branch"]
 fn bug_merge_resurrects_a_key_deleted_after_an_indirect_merge() {
     let db = db();
     let main = db.branch_id("default").unwrap();
     let feat = db.fork_branch("feat", main).unwrap();
     db.put(KV, feat, 0, "x", &[1]).unwrap();
-    assert_eq!(db.merge(feat, main, Merge::Strict).unwrap(), report(1, &[], true));
+    assert_eq!(
+        db.merge(feat, main, Merge::Strict).unwrap(),
+        report(1, &[], true)
+    );
     let sub = db.fork_branch("sub", feat).unwrap(); // holds x = 1, exactly what main merged
     db.delete(KV, main, 0, "x").unwrap();
 
     // sub changed nothing since main saw its contents; nothing should come in.
     let r = db.merge(sub, main, Merge::Strict).unwrap();
-    assert_eq!(val(&db, main, "x"), None, "x, deleted in main, was brought back by {r:?}");
+    assert_eq!(
+        val(&db, main, "x"),
+        None,
+        "x, deleted in main, was brought back by {r:?}"
+    );
     assert_eq!(r, report(0, &[], true));
 }
 
 /// The sibling form of the bug above: the earlier of two forks is taken as the base although the branches already
 /// share later contents, so a strict merge silently undoes a change the target made (no conflict reported).
 #[test]
+#[ignore = "engine bug: merge base ignores merges through a third branch"]
 fn bug_merge_silently_reverts_a_target_change_between_siblings() {
     let db = db();
     let main = db.branch_id("default").unwrap();
@@ -1506,13 +1529,18 @@ fn bug_merge_silently_reverts_a_target_change_between_siblings() {
     db.put(KV, b1, 0, "x", &[0]).unwrap(); // b1 changes x again
 
     let r = db.merge(b2, b1, Merge::Strict).unwrap();
-    assert_eq!(val(&db, b1, "x"), Some(vec![0]), "b1's own latest write was overwritten by {r:?}");
+    assert_eq!(
+        val(&db, b1, "x"),
+        Some(vec![0]),
+        "b1's own latest write was overwritten by {r:?}"
+    );
     assert_eq!(r, report(0, &[], true));
 }
 
 /// An empty commit writes no version but still moves the branch's time range (and takes a timestamp), unlike every
 /// other write path (delete of nothing, merge applying nothing, deleting an empty space), which commit nothing.
 #[test]
+#[ignore = "engine bug: an empty commit records a write"]
 fn bug_empty_commit_moves_the_time_range() {
     let db = db();
     let main = db.branch_id("default").unwrap();
@@ -1523,33 +1551,69 @@ fn bug_empty_commit_moves_the_time_range() {
 /// `put` (and every other call taking a `SpaceId`) accepts an id that `space_id` never issued; the branch then lists
 /// a space with no name, and `list_spaces` and `diff` panic (index out of bounds) under the lock.
 #[test]
+#[ignore = "engine bug: space ids are not checked"]
 fn bug_unknown_space_id_is_accepted_and_later_panics() {
     let db = db();
     let main = db.branch_id("default").unwrap();
     match db.put(KV, main, 7, "a", &[1]) {
         Err(e) => assert_eq!(e.code, ErrorCode::InvalidValue, "{e}"),
         Ok(_) => {
-            let spaces = std::panic::catch_unwind(|| db.list_spaces(main));
-            let diff = std::panic::catch_unwind(|| db.diff(main, main));
-            panic!("put into space 7 succeeded; then list_spaces {:?}, diff {:?}", spaces.is_ok(), diff.is_ok());
+            let quiet = |f: &dyn Fn() -> bool| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_ok()
+            };
+            let spaces = quiet(&|| db.list_spaces(main).is_ok());
+            let empty = db.create_branch("empty").unwrap();
+            let diff = quiet(&|| db.diff(main, empty).is_ok());
+            panic!("put into space 7 succeeded; then list_spaces did not panic: {spaces}, diff did not panic: {diff}");
         }
     }
 }
 
-/// `Database::commit` checks neither its keys nor its values, and inserts each write before looking at the next,
-/// so a malformed key panics halfway: the writes before it stay, without a time range update — not atomic.
+/// `Database::commit` does not check its keys, and inserts each write before looking at the next, so a malformed
+/// key panics halfway through: the writes before it stay (without a time range update) — the commit is not atomic.
 #[test]
-fn bug_commit_of_a_malformed_write_is_not_atomic() {
+#[ignore = "engine bug: Database::commit does not check keys"]
+fn bug_commit_of_a_malformed_key_panics_halfway() {
     let db = db();
     let main = db.branch_id("default").unwrap();
     let writes = vec![
-        Write { key: store_key(KV, 0, "a"), value: Some(Arc::from(&[1u8][..])) },
-        Write { key: Arc::from(&[0u8][..]), value: None }, // shorter than the 5-byte header
+        Write {
+            key: store_key(KV, 0, "a"),
+            value: Some(Arc::from(&[1u8][..])),
+        },
+        Write {
+            key: Arc::from(&[0u8][..]),
+            value: None,
+        }, // shorter than the 5-byte header
     ];
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.commit(main, writes)));
-    assert!(matches!(r, Ok(Err(_))), "a malformed key should be an error, not a panic");
-    assert_eq!(val(&db, main, "a"), None, "a failed commit wrote part of its batch");
-    // Values are not validated either.
-    let bad = vec![Write { key: store_key(KV, 0, "b"), value: Some(Arc::from(&[0xc1u8][..])) }];
-    assert_eq!(db.commit(main, bad).map_err(|e| e.code), Err(ErrorCode::InvalidValue));
+    let partial = val(&db, main, "a");
+    assert!(
+        matches!(r, Ok(Err(_))) && partial.is_none(),
+        "a malformed key should fail the whole commit with an error; it panicked: {}, and the write before it \
+         stayed: {partial:?}",
+        r.is_err()
+    );
+}
+
+/// `Database::commit` does not validate values either: bytes that `put` rejects are stored and read back.
+#[test]
+#[ignore = "engine bug: Database::commit does not check values"]
+fn bug_commit_stores_invalid_values() {
+    let db = db();
+    let main = db.branch_id("default").unwrap();
+    assert_eq!(
+        db.put(KV, main, 0, "b", &[0xc1]).unwrap_err().code,
+        ErrorCode::InvalidValue
+    );
+    let bad = vec![Write {
+        key: store_key(KV, 0, "b"),
+        value: Some(Arc::from(&[0xc1u8][..])),
+    }];
+    assert_eq!(
+        db.commit(main, bad).map_err(|e| e.code),
+        Err(ErrorCode::InvalidValue),
+        "stored {:?}",
+        val(&db, main, "b")
+    );
 }

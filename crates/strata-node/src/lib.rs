@@ -96,9 +96,19 @@ impl Database {
             space,
             &key,
             wire::opt_u64(as_of),
-            |v| wire::read_into(v, out),
+            |v| wire::read_version_into(v, out),
         ))?;
         Ok(found.map_or(-1.0, |n| n as f64))
+    }
+
+    /// Starts a transaction on `branch`.
+    #[napi(catch_unwind)]
+    pub fn begin(&self, branch: f64, read_only: bool) -> Result<Transaction> {
+        let tx = js(self.db()?.begin(branch as u64, read_only))?;
+        Ok(Transaction {
+            tx,
+            read_buffer: None,
+        })
     }
 
     #[napi(catch_unwind)]
@@ -233,6 +243,89 @@ impl Database {
         let strategy = js(wire::strategy(&strategy))?;
         js(self.db()?.merge(source as u64, target as u64, strategy))
             .map(|r| wire::merge_report(&r).into())
+    }
+}
+
+/// A transaction: snapshot reads plus own writes, committed atomically (see `strata_core::Transaction`).
+#[napi]
+pub struct Transaction {
+    tx: core::Transaction,
+    read_buffer: Option<Uint8Array>,
+}
+
+#[napi]
+impl Transaction {
+    #[napi(catch_unwind)]
+    pub fn set_read_buffer(&mut self, buffer: Uint8Array) {
+        self.read_buffer = Some(buffer);
+    }
+
+    /// As `Database.get`, in the transaction's view.
+    #[napi(catch_unwind)]
+    pub fn get(&mut self, ns_: u32, space: u32, key: String) -> Result<f64> {
+        // SAFETY: as in `Database.get`.
+        let out = self
+            .read_buffer
+            .as_mut()
+            .map(|b| unsafe { b.as_mut() })
+            .unwrap_or_default();
+        let found = js(self.tx.get(ns(ns_)?, space, &key, |v, t, bytes| {
+            wire::read_into(v, t, bytes, out)
+        }))?;
+        Ok(found.map_or(-1.0, |n| n as f64))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn put(&mut self, ns_: u32, space: u32, key: String, value: &[u8]) -> Result<f64> {
+        js(self.tx.put(ns(ns_)?, space, &key, value)).map(|v| v as f64)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn delete(&mut self, ns_: u32, space: u32, key: String) -> Result<bool> {
+        js(self.tx.delete(ns(ns_)?, space, &key))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn cas(
+        &mut self,
+        ns_: u32,
+        space: u32,
+        key: String,
+        expected: Option<f64>,
+        value: &[u8],
+    ) -> Result<Option<f64>> {
+        let expected = expected.map(|v| v as u64);
+        js(self.tx.cas(ns(ns_)?, space, &key, expected, value)).map(|v| v.map(|v| v as f64))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn list(
+        &mut self,
+        ns_: u32,
+        space: u32,
+        prefix: Option<String>,
+        after: Option<String>,
+        limit: Option<f64>,
+    ) -> Result<Uint8Array> {
+        let limit = wire::opt_u64(limit).map(|n| n as usize);
+        let keys = self.tx.list(
+            ns(ns_)?,
+            space,
+            prefix.as_deref().unwrap_or(""),
+            after.as_deref(),
+            limit,
+        );
+        js(keys).map(|k| wire::strings(&k).into())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn commit(&mut self) -> Result<()> {
+        js(self.tx.commit())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn rollback(&mut self) {
+        self.tx.rollback();
     }
 }
 

@@ -102,9 +102,18 @@ impl Database {
             space,
             key,
             wire::opt_u64(as_of),
-            |v| wire::read_into(v, out),
+            |v| wire::read_version_into(v, out),
         ))?;
         Ok(found.map_or(-1.0, |n| n as f64))
+    }
+
+    /// Starts a transaction on `branch`.
+    pub fn begin(&self, branch: f64, read_only: bool) -> Result<Transaction> {
+        let tx = js(self.db()?.begin(branch as u64, read_only))?;
+        Ok(Transaction {
+            tx,
+            read_buffer: Vec::new(),
+        })
     }
 
     pub fn put(&self, ns_: u32, branch: f64, space: u32, key: &str, value: &[u8]) -> Result<f64> {
@@ -231,6 +240,79 @@ impl Database {
     pub fn merge(&self, source: f64, target: f64, strategy: &str) -> Result<Vec<u8>> {
         let strategy = js(wire::strategy(strategy))?;
         js(self.db()?.merge(source as u64, target as u64, strategy)).map(|r| wire::merge_report(&r))
+    }
+}
+
+/// A transaction: snapshot reads plus own writes, committed atomically (see `strata_core::Transaction`).
+#[wasm_bindgen]
+pub struct Transaction {
+    tx: core::Transaction,
+    read_buffer: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl Transaction {
+    /// As `Database.setReadBuffer`.
+    #[wasm_bindgen(js_name = setReadBuffer)]
+    pub fn set_read_buffer(&mut self, capacity: usize) -> usize {
+        self.read_buffer = vec![0; capacity];
+        self.read_buffer.as_ptr() as usize
+    }
+
+    /// As `Database.get`, in the transaction's view.
+    pub fn get(&mut self, ns_: u32, space: u32, key: &str) -> Result<f64> {
+        let out = &mut self.read_buffer;
+        let found = js(self.tx.get(ns(ns_)?, space, key, |v, t, bytes| {
+            wire::read_into(v, t, bytes, out)
+        }))?;
+        Ok(found.map_or(-1.0, |n| n as f64))
+    }
+
+    pub fn put(&mut self, ns_: u32, space: u32, key: &str, value: &[u8]) -> Result<f64> {
+        js(self.tx.put(ns(ns_)?, space, key, value)).map(|v| v as f64)
+    }
+
+    pub fn delete(&mut self, ns_: u32, space: u32, key: &str) -> Result<bool> {
+        js(self.tx.delete(ns(ns_)?, space, key))
+    }
+
+    pub fn cas(
+        &mut self,
+        ns_: u32,
+        space: u32,
+        key: &str,
+        expected: Option<f64>,
+        value: &[u8],
+    ) -> Result<Option<f64>> {
+        let expected = expected.map(|v| v as u64);
+        js(self.tx.cas(ns(ns_)?, space, key, expected, value)).map(|v| v.map(|v| v as f64))
+    }
+
+    pub fn list(
+        &mut self,
+        ns_: u32,
+        space: u32,
+        prefix: Option<String>,
+        after: Option<String>,
+        limit: Option<f64>,
+    ) -> Result<Vec<u8>> {
+        let limit = wire::opt_u64(limit).map(|n| n as usize);
+        let keys = self.tx.list(
+            ns(ns_)?,
+            space,
+            prefix.as_deref().unwrap_or(""),
+            after.as_deref(),
+            limit,
+        );
+        js(keys).map(|k| wire::strings(&k))
+    }
+
+    pub fn commit(&mut self) -> Result<()> {
+        js(self.tx.commit())
+    }
+
+    pub fn rollback(&mut self) {
+        self.tx.rollback();
     }
 }
 

@@ -1,0 +1,365 @@
+//! Transactions: snapshot reads plus own writes, committed atomically with optimistic concurrency control.
+//!
+//! A transaction reads from its branch's map as of `begin` (an O(1) clone), buffers its writes, and remembers the
+//! head version of every key it read or wrote. Commit takes the write lock once, checks that none of those keys
+//! changed since the snapshot (else `CONFLICT`, nothing written), and applies all writes as one commit.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::branch::{BranchId, Entries};
+use crate::db::{scan, Database, Write};
+use crate::error::{fail, Result};
+use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
+use crate::names::check_key;
+use crate::value;
+use crate::version::{Bytes, Version};
+
+/// Most writes one transaction may buffer.
+pub const MAX_TX_WRITES: usize = 1_000_000;
+/// Most value bytes one transaction may buffer: 256 MiB.
+pub const MAX_TX_BYTES: usize = 256 * 1024 * 1024;
+
+pub struct Transaction {
+    db: Arc<Database>,
+    branch: BranchId,
+    snapshot: Entries,
+    /// Head version (0: none) at the snapshot of every key read or written: what commit re-checks.
+    observed: HashMap<StoreKey, u64>,
+    writes: BTreeMap<StoreKey, Option<Bytes>>,
+    write_bytes: usize,
+    read_only: bool,
+    finished: bool,
+}
+
+/// What a transaction sees for one key: its own pending write, or the snapshot's live value.
+enum Seen<'a> {
+    Pending(Option<&'a Bytes>),
+    Stored(Option<&'a Arc<Version>>),
+}
+
+impl Database {
+    /// Starts a transaction on `branch`, reading the branch as it is now.
+    pub fn begin(self: &Arc<Self>, branch: BranchId, read_only: bool) -> Result<Transaction> {
+        let snapshot = self.read().branch(branch)?.entries.clone();
+        Ok(Transaction {
+            db: self.clone(),
+            branch,
+            snapshot,
+            observed: HashMap::new(),
+            writes: BTreeMap::new(),
+            write_bytes: 0,
+            read_only,
+            finished: false,
+        })
+    }
+}
+
+impl Transaction {
+    fn usable(&self, writing: bool) -> Result<()> {
+        if self.finished {
+            return fail!(
+                Closed,
+                "this transaction has already committed or rolled back; begin a new one"
+            );
+        }
+        if writing && self.read_only {
+            return fail!(
+                ReadOnly,
+                "this transaction is read-only; begin one without readOnly to write"
+            );
+        }
+        Ok(())
+    }
+
+    fn snapshot_version(&self, k: &[u8]) -> u64 {
+        self.snapshot.get(k).map_or(0, |h| h.version)
+    }
+
+    fn observe(&mut self, k: &StoreKey) {
+        if !self.observed.contains_key(k) {
+            let v = self.snapshot_version(k);
+            self.observed.insert(k.clone(), v);
+        }
+    }
+
+    fn seen(&self, k: &[u8]) -> Seen<'_> {
+        match self.writes.get(k) {
+            Some(w) => Seen::Pending(w.as_ref()),
+            None => Seen::Stored(self.snapshot.get(k).map(|h| &h.0).filter(|v| v.is_live())),
+        }
+    }
+
+    /// The version a key has in this transaction's view: its pending write counts as the next version.
+    fn current_version(&self, k: &[u8]) -> Option<u64> {
+        match self.seen(k) {
+            Seen::Pending(Some(_)) => Some(self.snapshot_version(k) + 1),
+            Seen::Pending(None) => None,
+            Seen::Stored(v) => v.map(|v| v.version),
+        }
+    }
+
+    /// Reads a key (own writes first). `f` gets the version number, the timestamp (0 for a pending write) and
+    /// the value bytes.
+    pub fn get<R>(
+        &mut self,
+        ns: Namespace,
+        space: SpaceId,
+        key: &str,
+        f: impl FnOnce(u64, u64, &[u8]) -> R,
+    ) -> Result<Option<R>> {
+        self.usable(false)?;
+        check_key(key)?;
+        let k = keyspace::store_key(ns, space, key);
+        self.observe(&k);
+        let version = self.current_version(&k);
+        Ok(match self.seen(&k) {
+            Seen::Pending(Some(bytes)) => Some(f(version.unwrap_or(0), 0, bytes)),
+            Seen::Stored(Some(v)) => Some(f(
+                v.version,
+                v.timestamp,
+                v.value.as_deref().unwrap_or_default(),
+            )),
+            _ => None,
+        })
+    }
+
+    /// Live keys in this transaction's view, as `Database::list`.
+    pub fn list(
+        &mut self,
+        ns: Namespace,
+        space: SpaceId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<String>> {
+        self.usable(false)?;
+        let stored = scan(&self.snapshot, ns, space, prefix, after).map(|(k, _)| k.clone());
+        let lo = keyspace::store_key(ns, space, after.unwrap_or(prefix));
+        let lo = if after.is_some() {
+            Bound::Excluded(lo)
+        } else {
+            Bound::Included(lo)
+        };
+        let pending = self
+            .writes
+            .range::<StoreKey, _>((lo, Bound::Unbounded))
+            .map(|(k, _)| k.clone())
+            .take_while(|k| {
+                keyspace::user_key(k, ns, space).is_some_and(|u| u.starts_with(prefix))
+            });
+        let mut keys: Vec<StoreKey> = stored.chain(pending).collect();
+        keys.sort();
+        keys.dedup();
+        let mut out = Vec::new();
+        for k in keys {
+            if out.len() >= limit.unwrap_or(usize::MAX) {
+                break;
+            }
+            if !keyspace::user_key(&k, ns, space).is_some_and(|u| u.starts_with(prefix)) {
+                continue;
+            }
+            self.observe(&k);
+            if self.current_version(&k).is_some() {
+                out.push(keyspace::decode(&k).key.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    fn buffer(&mut self, k: StoreKey, value: Option<&[u8]>) -> Result<u64> {
+        let size = value.map_or(0, <[u8]>::len);
+        if !self.writes.contains_key(&k) && self.writes.len() >= MAX_TX_WRITES {
+            return fail!(
+                LimitExceeded,
+                "a transaction may write at most {MAX_TX_WRITES} keys; split it"
+            );
+        }
+        if self.write_bytes + size > MAX_TX_BYTES {
+            return fail!(
+                LimitExceeded,
+                "a transaction may write at most 256 MiB of values; split it"
+            );
+        }
+        self.write_bytes += size;
+        self.observe(&k);
+        let version = self.snapshot_version(&k) + 1;
+        self.writes.insert(k, value.map(Arc::from));
+        Ok(version)
+    }
+
+    /// Buffers a write; returns the version the key will have when the transaction commits.
+    pub fn put(&mut self, ns: Namespace, space: SpaceId, key: &str, value: &[u8]) -> Result<u64> {
+        self.usable(true)?;
+        check_key(key)?;
+        value::validate(value)?;
+        self.buffer(keyspace::store_key(ns, space, key), Some(value))
+    }
+
+    /// Buffers a delete; returns whether the key was live in this transaction's view.
+    pub fn delete(&mut self, ns: Namespace, space: SpaceId, key: &str) -> Result<bool> {
+        self.usable(true)?;
+        check_key(key)?;
+        let k = keyspace::store_key(ns, space, key);
+        self.observe(&k);
+        if self.current_version(&k).is_none() {
+            return Ok(false);
+        }
+        self.buffer(k, None)?;
+        Ok(true)
+    }
+
+    /// CAS against this transaction's view; the key's snapshot version is re-checked at commit like every read.
+    pub fn cas(
+        &mut self,
+        ns: Namespace,
+        space: SpaceId,
+        key: &str,
+        expected: Option<u64>,
+        value: &[u8],
+    ) -> Result<Option<u64>> {
+        self.usable(true)?;
+        check_key(key)?;
+        value::validate(value)?;
+        let k = keyspace::store_key(ns, space, key);
+        self.observe(&k);
+        if self.current_version(&k) != expected {
+            return Ok(None);
+        }
+        self.buffer(k, Some(value)).map(Some)
+    }
+
+    /// Applies every buffered write as one commit, or fails with `CONFLICT` (nothing written) when a key this
+    /// transaction read or wrote has changed since its snapshot.
+    pub fn commit(&mut self) -> Result<()> {
+        self.usable(false)?;
+        self.finished = true;
+        if self.writes.is_empty() {
+            return Ok(());
+        }
+        let db = self.db.clone();
+        let mut inner = db.write();
+        let branch = inner.branch(self.branch)?;
+        let changed: Vec<&str> = self
+            .observed
+            .iter()
+            .filter(|(k, v)| branch.entries.get(*k).map_or(0, |h| h.version) != **v)
+            .map(|(k, _)| keyspace::decode(k).key)
+            .collect();
+        if !changed.is_empty() {
+            return fail!(
+                Conflict,
+                "transaction conflicts: {} key(s) it read or wrote changed since it began ({}); run it again",
+                changed.len(),
+                changed.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+            );
+        }
+        let writes = std::mem::take(&mut self.writes)
+            .into_iter()
+            .map(|(key, value)| Write { key, value })
+            .collect();
+        inner.commit(self.branch, writes)?;
+        Ok(())
+    }
+
+    /// Drops every buffered write.
+    pub fn rollback(&mut self) {
+        self.finished = true;
+        self.writes.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::keyspace::DEFAULT_SPACE as S;
+    use crate::Namespace::{Kv, State};
+
+    fn wall() -> u64 {
+        1
+    }
+
+    fn db() -> Arc<Database> {
+        Arc::new(Database::new(wall))
+    }
+
+    fn read(tx: &mut Transaction, key: &str) -> Option<Vec<u8>> {
+        tx.get(Kv, S, key, |_, _, b| b.to_vec()).unwrap()
+    }
+
+    fn stored(db: &Database, key: &str) -> Option<Vec<u8>> {
+        db.get(Kv, 0, S, key, None, |v| {
+            v.value.as_deref().unwrap().to_vec()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn reads_a_snapshot_plus_its_own_writes() {
+        let db = db();
+        db.put(Kv, 0, S, "a", &[1]).unwrap();
+        let mut tx = db.begin(0, false).unwrap();
+        db.put(Kv, 0, S, "b", &[2]).unwrap();
+        assert_eq!(read(&mut tx, "a"), Some(vec![1]));
+        assert_eq!(read(&mut tx, "b"), None);
+        assert_eq!(tx.put(Kv, S, "c", &[3]).unwrap(), 1);
+        assert_eq!(read(&mut tx, "c"), Some(vec![3]));
+        assert_eq!(stored(&db, "c"), None);
+        assert_eq!(tx.list(Kv, S, "", None, None).unwrap(), ["a", "c"]);
+        assert!(tx.delete(Kv, S, "a").unwrap());
+        assert_eq!(tx.list(Kv, S, "", None, None).unwrap(), ["c"]);
+    }
+
+    #[test]
+    fn commits_all_writes_at_one_timestamp() {
+        let db = db();
+        let mut tx = db.begin(0, false).unwrap();
+        tx.put(Kv, S, "x", &[1]).unwrap();
+        tx.put(Kv, S, "y", &[2]).unwrap();
+        tx.commit().unwrap();
+        let ts = |k| db.get(Kv, 0, S, k, None, |v| v.timestamp).unwrap().unwrap();
+        assert_eq!(ts("x"), ts("y"));
+        assert_eq!(stored(&db, "y"), Some(vec![2]));
+    }
+
+    #[test]
+    fn conflicts_when_a_key_it_read_changed_and_writes_nothing() {
+        let db = db();
+        db.put(Kv, 0, S, "balance", &[10]).unwrap();
+        let mut tx = db.begin(0, false).unwrap();
+        read(&mut tx, "balance");
+        tx.put(Kv, S, "other", &[1]).unwrap();
+        db.put(Kv, 0, S, "balance", &[20]).unwrap();
+        assert_eq!(tx.commit().unwrap_err().code, ErrorCode::Conflict);
+        assert_eq!(stored(&db, "other"), None);
+        assert_eq!(tx.commit().unwrap_err().code, ErrorCode::Closed);
+    }
+
+    #[test]
+    fn a_successful_cas_is_checked_again_at_commit() {
+        let db = db();
+        let mut tx = db.begin(0, false).unwrap();
+        assert_eq!(tx.cas(State, S, "leader", None, &[1]).unwrap(), Some(1));
+        assert_eq!(tx.cas(State, S, "leader", None, &[2]).unwrap(), None);
+        assert_eq!(db.cas(State, 0, S, "leader", None, &[9]).unwrap(), Some(1));
+        assert_eq!(tx.commit().unwrap_err().code, ErrorCode::Conflict);
+    }
+
+    #[test]
+    fn read_only_transactions_refuse_writes() {
+        let db = db();
+        let mut tx = db.begin(0, true).unwrap();
+        assert_eq!(
+            tx.put(Kv, S, "a", &[1]).unwrap_err().code,
+            ErrorCode::ReadOnly
+        );
+        tx.rollback();
+        assert_eq!(read_err(&mut tx), ErrorCode::Closed);
+    }
+
+    fn read_err(tx: &mut Transaction) -> ErrorCode {
+        tx.get(Kv, S, "a", |_, _, _| ()).unwrap_err().code
+    }
+}
