@@ -305,6 +305,31 @@ describe('branches: delete', () => {
     expectCode(() => h.kv.put('k', 2), 'BRANCH_NOT_FOUND')
     expectCode(() => h.kv.list(), 'BRANCH_NOT_FOUND')
     expectCode(() => h.state.cas('c', null, 1), 'BRANCH_NOT_FOUND')
+    const calls: [string, () => unknown][] = [
+      ['kv.getVersioned', () => h.kv.getVersioned('k')],
+      ['kv.delete', () => h.kv.delete('k')],
+      ['kv.history', () => h.kv.history('k')],
+      ['state.get', () => h.state.get('c')],
+      ['state.set', () => h.state.set('c', 1)],
+      ['state.init', () => h.state.init('c', 1)],
+      ['state.update', () => h.state.update('c', () => 1)],
+      ['state.list', () => h.state.list()],
+      ['forkBranch', () => h.forkBranch('from-deleted')],
+      ['mergeBranches', () => h.mergeBranches('default')],
+      ['listSpaces', () => h.listSpaces()],
+      ['deleteSpace', () => h.deleteSpace('s', { force: true })],
+      ['timeRange', () => h.timeRange()],
+    ]
+    const wrong = calls.flatMap(([what, fn]) => {
+      try {
+        return [`${what}: returned ${JSON.stringify(fn())}`]
+      } catch (e) {
+        const code = (e as { code?: string }).code
+        return code === 'BRANCH_NOT_FOUND' ? [] : [`${what}: ${code}`]
+      }
+    })
+    expect(wrong).toEqual([])
+    expect(db.branchExists('from-deleted')).toBe(false)
     // It can move to an existing branch and carry on.
     h.setBranch('default')
     expect(h.kv.put('k', 'ok')).toBe(1)
@@ -595,6 +620,18 @@ describe('branches: mergeBranches', () => {
     expect(db.kv.get('x')).toBe(1)
   })
 
+  it('theirs: a delete on the source wins over a write on the target', () => {
+    const db = Strata.cache()
+    db.kv.put('k', 'base')
+    db.forkBranch('f')
+    db.branch('f').kv.delete('k')
+    db.kv.put('k', 'ours')
+    const r = db.mergeBranches('f', { strategy: 'theirs' })
+    expect(r.conflicts).toHaveLength(1)
+    expect(db.kv.get('k')).toBeNull()
+    expect(db.kv.history('k')[0]).toMatchObject({ deleted: true, value: null })
+  })
+
   it("ours: conflicts keep the current branch's value", () => {
     const db = Strata.cache()
     db.kv.put('both', 'base')
@@ -678,6 +715,40 @@ describe('branches: mergeBranches', () => {
     db.setSpace('sp')
     expect(db.kv.get('k')).toBe('in sp')
     expect(db.state.get('c')).toBe('cell in sp')
+  })
+
+  it('is one atomic commit: no moment shows part of a merge', () => {
+    const db = Strata.cache()
+    db.kv.put('old', 0)
+    db.forkBranch('f')
+    const f = db.branch('f')
+    const keys = ['m1', 'm2', 'm3', 'm4']
+    for (const k of keys) f.kv.put(k, k)
+    f.kv.delete('old')
+    f.state.set('cell', 1)
+    expect(db.mergeBranches('f').applied).toBe(6)
+    const stamps = [...keys.map((k) => db.kv.getVersioned(k)!.timestamp), db.kv.history('old')[0]!.timestamp]
+    stamps.push(db.state.getVersioned('cell')!.timestamp)
+    for (const t of [...stamps, ...stamps.map((x) => x - 1)]) {
+      const kvAt = db.kv.list({ asOf: t })
+      const seen = keys.filter((k) => kvAt.includes(k)).length
+      const all = seen === keys.length && !kvAt.includes('old') && db.state.get('cell', { asOf: t }) === 1
+      const none = seen === 0 && kvAt.includes('old') && db.state.get('cell', { asOf: t }) === null
+      expect(all || none, `at ${t}: ${JSON.stringify(kvAt)}`).toBe(true)
+    }
+  })
+
+  it('an agent can merge its branch repeatedly: the second merge only brings what changed since the first', () => {
+    const db = Strata.cache()
+    db.forkBranch('agent')
+    const agent = db.branch('agent')
+    agent.kv.put('progress', 1)
+    agent.kv.put('notes', 'a')
+    expect(db.mergeBranches('agent')).toEqual({ applied: 2, conflicts: [] })
+    agent.kv.put('progress', 2)
+    expect(db.mergeBranches('agent')).toEqual({ applied: 1, conflicts: [] })
+    expect(db.kv.get('progress')).toBe(2)
+    expect(db.kv.get('notes')).toBe('a')
   })
 
   it('unknown source: BRANCH_NOT_FOUND', () => {

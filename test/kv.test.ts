@@ -185,6 +185,16 @@ describe('kv: list', () => {
     expect(db.kv.list({ after: 'a', limit: 2 })).toEqual(['b', 'c'])
   })
 
+  it('prefix and after combine', () => {
+    const db = Strata.cache()
+    for (const k of ['a1', 'b1', 'b2', 'b3', 'c1']) db.kv.put(k, 0)
+    expect(db.kv.list({ prefix: 'b', after: 'a' })).toEqual(['b1', 'b2', 'b3'])
+    expect(db.kv.list({ prefix: 'b', after: 'b1' })).toEqual(['b2', 'b3'])
+    expect(db.kv.list({ prefix: 'b', after: 'b1', limit: 1 })).toEqual(['b2'])
+    expect(db.kv.list({ prefix: 'b', after: 'b3' })).toEqual([])
+    expect(db.kv.list({ prefix: 'b', after: 'c' })).toEqual([])
+  })
+
   it('after follows UTF-8 byte order too', () => {
     const db = Strata.cache()
     for (const k of ['😀', 'ｆ', 'z']) db.kv.put(k, 0)

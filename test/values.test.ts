@@ -340,6 +340,23 @@ describe('keys', () => {
     expect(db.state.list()).toEqual([])
   })
 
+  it('the key rules apply to reads and deletes too', () => {
+    const db = Strata.cache()
+    const cases: [string, string][] = [
+      ['', 'INVALID_KEY'],
+      ['a\u0000b', 'INVALID_KEY'],
+      ['a'.repeat(1025), 'LIMIT_EXCEEDED'],
+    ]
+    for (const [k, code] of cases) {
+      expectCode(() => db.kv.get(k), code)
+      expectCode(() => db.kv.getVersioned(k), code)
+      expectCode(() => db.kv.delete(k), code)
+      expectCode(() => db.kv.history(k), code)
+      expectCode(() => db.state.get(k), code)
+      expectCode(() => db.state.delete(k), code)
+    }
+  })
+
   it('a key containing U+0000 is INVALID_KEY', () => {
     const db = Strata.cache()
     for (const k of ['\u0000', 'a\u0000', 'a\u0000b']) {

@@ -162,6 +162,8 @@ type Lifecycle = 'open' | 'closed'
  * snapshot and pending writes). Each method throws what the binding threw, already turned into a `StrataError`.
  */
 interface Target {
+  /** Throws `CLOSED` (or the trap of a broken WebAssembly instance) before any argument is looked at. */
+  open(): void
   /** The fixed read time of a handle from `db.at(ts)`. */
   readonly asOf: number | undefined
   /** The buffer the last `get` landed in. */
@@ -213,6 +215,7 @@ class Keyspace {
    * @throws {StrataError} `INVALID_KEY`, `LIMIT_EXCEEDED`, `BRANCH_NOT_FOUND`, `CLOSED`.
    */
   get(key: string, options?: ReadOptions): Value | null {
+    this.target.open()
     const n = this.read(key, options, 'get')
     if (n < 0) return null
     const r = this.target.reads
@@ -224,6 +227,7 @@ class Keyspace {
    * @throws {StrataError} `INVALID_KEY`, `LIMIT_EXCEEDED`, `BRANCH_NOT_FOUND`, `CLOSED`.
    */
   getVersioned(key: string, options?: ReadOptions): Versioned | null {
+    this.target.open()
     const n = this.read(key, options, 'getVersioned')
     if (n < 0) return null
     const r = this.target.reads
@@ -239,6 +243,7 @@ class Keyspace {
    * @throws {StrataError} `INVALID_KEY`, `READ_ONLY`, `BRANCH_NOT_FOUND`, `CLOSED`.
    */
   delete(key: string): boolean {
+    this.target.open()
     return this.target.delete(this.ns, checkKey(key, this.what))
   }
 
@@ -248,6 +253,7 @@ class Keyspace {
    * @throws {StrataError} `INVALID_VALUE` (bad option), `BRANCH_NOT_FOUND`, `CLOSED`.
    */
   list(options?: ListOptions): string[] {
+    this.target.open()
     checkOptions(options, ['prefix', 'limit', 'after', 'asOf'], `${NAMESPACE_NAMES[this.ns]}.list`)
     const prefix = options?.prefix === undefined ? undefined : checkKeyPart(options.prefix, 'prefix')
     const after = options?.after === undefined ? undefined : checkKeyPart(options.after, 'after')
@@ -260,16 +266,21 @@ class Keyspace {
    * Every version of `key`, newest first; deletes appear with `deleted: true` and `value: null`. Unknown key: `[]`.
    * @throws {StrataError} `INVALID_KEY`, `BRANCH_NOT_FOUND`, `CLOSED`.
    */
-  history(key: string, options?: { limit?: number }): HistoryEntry[] {
+  history(key: string, options?: { limit?: number; asOf?: number }): HistoryEntry[] {
+    this.target.open()
     checkKey(key, this.what)
-    checkOptions(options, ['limit'], `${NAMESPACE_NAMES[this.ns]}.history`)
+    checkOptions(options, ['limit', 'asOf'], `${NAMESPACE_NAMES[this.ns]}.history`)
     const limit = optionalNumber(options?.limit, 'limit', true)
-    const rows = decodeAll(this.target.history(this.ns, key, limit)) as [number, number, boolean, Value][]
-    const entries: HistoryEntry[] = rows.map(([version, timestamp, deleted, value]) =>
-      deleted ? { value: null, version, timestamp, deleted: true } : { value, version, timestamp },
-    )
-    const asOf = this.target.asOf
-    return asOf === undefined ? entries : entries.filter((e) => e.timestamp <= asOf)
+    const asOf = optionalNumber(options?.asOf, 'asOf', false) ?? this.target.asOf
+    // As of a time, the newest versions are the ones to leave out, so the limit applies after that filter.
+    const rows = decodeAll(this.target.history(this.ns, key, asOf === undefined ? limit : undefined)) as [number, number, boolean, Value][]
+    const entries: HistoryEntry[] = []
+    for (const [version, timestamp, deleted, value] of rows) {
+      if (asOf !== undefined && timestamp > asOf) continue
+      if (limit !== undefined && entries.length >= limit) break
+      entries.push(deleted ? { value: null, version, timestamp, deleted: true } : { value, version, timestamp })
+    }
+    return entries
   }
 
   protected write(key: string, value: unknown): number {
@@ -297,6 +308,7 @@ export class Kv extends Keyspace {
    * @example db.kv.put('user:1', { name: 'Ada' }) // → 1
    */
   put(key: string, value: Value): number {
+    this.target.open()
     return this.write(key, value)
   }
 }
@@ -308,6 +320,7 @@ export class State extends Keyspace {
    * @throws {StrataError} `INVALID_KEY`, `INVALID_VALUE`, `LIMIT_EXCEEDED`, `READ_ONLY`, `CLOSED`.
    */
   set(cell: string, value: Value): number {
+    this.target.open()
     return this.write(cell, value)
   }
 
@@ -316,6 +329,7 @@ export class State extends Keyspace {
    * @throws {StrataError} `INVALID_KEY`, `INVALID_VALUE`, `READ_ONLY`, `CLOSED`.
    */
   init(cell: string, value: Value): number | null {
+    this.target.open()
     return this.cas(cell, null, value)
   }
 
@@ -327,6 +341,7 @@ export class State extends Keyspace {
    * @example const v = db.state.getVersioned('leader'); db.state.cas('leader', v?.version ?? null, 'agent-1')
    */
   cas(cell: string, expectedVersion: number | null, value: Value): number | null {
+    this.target.open()
     checkKey(cell, 'cell')
     if (
       expectedVersion !== null &&
@@ -347,6 +362,7 @@ export class State extends Keyspace {
    * @throws {StrataError} `CONFLICT` after `retries` lost attempts; whatever `fn` throws is rethrown as is.
    */
   update(cell: string, fn: (current: Value | null) => Value, options?: { retries?: number }): number {
+    this.target.open()
     checkOptions(options, ['retries'], 'state.update')
     if (typeof fn !== 'function') throw new StrataError('INVALID_VALUE', 'state.update needs a function (current) => next')
     const retries = optionalNumber(options?.retries, 'retries', true) ?? 100
@@ -362,6 +378,10 @@ export class State extends Keyspace {
 /** The handle as a `Target`: every call goes to its binding with its current branch and space. */
 class HandleTarget implements Target {
   constructor(private readonly db: Strata) {}
+
+  open(): void {
+    this.db.enter()
+  }
 
   get asOf(): number | undefined {
     return this.db.asOf
@@ -457,6 +477,11 @@ export class Transaction implements Target {
     this.ownReads = this.reads = db.shared.backend.readBuffer(tx)
     this.kv = new Kv(this, Ns.Kv, 'key')
     this.state = new State(this, Ns.State, 'cell')
+  }
+
+  /** @internal */
+  open(): void {
+    if (this.db.shared.poisoned !== undefined) throw this.db.shared.poisoned
   }
 
   private call<T>(f: () => T): T {
@@ -657,6 +682,7 @@ export class Strata {
    * @throws {StrataError} `BRANCH_NOT_FOUND`, `CLOSED`.
    */
   setBranch(name: string): void {
+    this.enter()
     checkName(name, 'branch')
     this.branchId = this.call((b) => b.branchId(name))
     this.branchName = name
@@ -667,6 +693,7 @@ export class Strata {
    * @throws {StrataError} `INVALID_NAME`, `BRANCH_EXISTS`, `READ_ONLY`, `CLOSED`.
    */
   createBranch(name: string): void {
+    this.enter()
     checkName(name, 'branch')
     this.callWrite((b) => b.createBranch(name))
   }
@@ -678,6 +705,7 @@ export class Strata {
    * @example db.forkBranch('experiment'); db.branch('experiment').kv.put('k', 'draft')
    */
   forkBranch(name: string, options?: { from?: string }): void {
+    this.enter()
     checkName(name, 'branch')
     checkOptions(options, ['from'], 'forkBranch')
     const from = options?.from
@@ -692,6 +720,7 @@ export class Strata {
 
   /** Whether branch `name` exists. */
   branchExists(name: string): boolean {
+    this.enter()
     checkName(name, 'branch')
     return this.call((b) => b.branchExists(name))
   }
@@ -702,8 +731,8 @@ export class Strata {
    *   `READ_ONLY`, `CLOSED`.
    */
   deleteBranch(name: string): void {
-    checkName(name, 'branch')
     this.enterWrite()
+    checkName(name, 'branch')
     if (name === this.branchName) {
       throw new StrataError('INVALID_NAME', `cannot delete ${JSON.stringify(name)}: it is this handle's current branch; setBranch to another first`)
     }
@@ -712,6 +741,7 @@ export class Strata {
 
   /** A new handle on the same database whose current branch is `name`. @throws {StrataError} `BRANCH_NOT_FOUND`. */
   branch(name: string): Strata {
+    this.enter()
     checkName(name, 'branch')
     const id = this.call((b) => b.branchId(name))
     return this.derive([name, id], this.asOf)
@@ -723,6 +753,7 @@ export class Strata {
    * @throws {StrataError} `BRANCH_NOT_FOUND`, `CLOSED`.
    */
   diffBranches(a: string, b: string): BranchDiff {
+    this.enter()
     checkName(a, 'branch')
     checkName(b, 'branch')
     const rows = decodeAll(this.call((x) => x.diff(x.branchId(a), x.branchId(b)))) as [Ns, string, string, 0 | 1 | 2, Value, Value][]
@@ -742,6 +773,7 @@ export class Strata {
    * @throws {StrataError} `MERGE_CONFLICT` (with `conflicts`), `BRANCH_NOT_FOUND`, `INVALID_VALUE`, `READ_ONLY`.
    */
   mergeBranches(source: string, options?: { strategy?: MergeStrategy }): MergeResult {
+    this.enter()
     checkName(source, 'branch')
     checkOptions(options, ['strategy'], 'mergeBranches')
     const strategy = options?.strategy ?? 'strict'
@@ -768,6 +800,7 @@ export class Strata {
 
   /** Switches this handle to space `name`; the space comes into being with its first write. @throws `INVALID_NAME`. */
   setSpace(name: string): void {
+    this.enter()
     checkName(name, 'space')
     this.spaceId = this.call((b) => b.spaceId(name))
     this.spaceName = name
@@ -783,6 +816,7 @@ export class Strata {
    * @throws {StrataError} `INVALID_NAME` (`default`, or a non-empty space without `{ force: true }`), `READ_ONLY`.
    */
   deleteSpace(name: string, options?: { force?: boolean }): boolean {
+    this.enter()
     checkName(name, 'space')
     checkOptions(options, ['force'], 'deleteSpace')
     return this.callWrite((b) => b.deleteSpace(this.branchId, name, options?.force === true))
@@ -795,6 +829,7 @@ export class Strata {
    * @throws {StrataError} `INVALID_VALUE` for a timestamp that is not a non-negative number.
    */
   at(timestamp: number): Strata {
+    this.enter()
     const ts = optionalNumber(timestamp, 'timestamp', false)
     if (ts === undefined) throw new StrataError('INVALID_VALUE', 'at() needs a timestamp in microseconds since the epoch')
     return this.derive([this.branchName, this.branchId], ts)
@@ -813,6 +848,7 @@ export class Strata {
    * @throws {StrataError} `READ_ONLY` (on a handle from `db.at`), `BRANCH_NOT_FOUND`, `CLOSED`.
    */
   begin(options?: { readOnly?: boolean }): Transaction {
+    this.enter()
     checkOptions(options, ['readOnly'], 'begin')
     const readOnly = options?.readOnly === true
     if (!readOnly) this.enterWrite()
@@ -829,6 +865,7 @@ export class Strata {
    * @example db.transaction((tx) => { tx.kv.put('a', 1); tx.kv.put('b', 2) })
    */
   transaction<T>(fn: (tx: Transaction) => T, options?: TransactionOptions): T {
+    this.enter()
     checkOptions(options, ['retries', 'readOnly'], 'transaction')
     if (typeof fn !== 'function') throw new StrataError('INVALID_VALUE', 'transaction needs a function (tx) => result')
     const retries = optionalNumber(options?.retries, 'retries', true) ?? 0

@@ -1,7 +1,7 @@
 //! Branches: a name, a persistent ordered map of version chains, and where it was forked from.
 //!
 //! Forking clones the map, which for `imbl::OrdMap` is one reference-count increment: O(1) in the amount of data.
-//! The fork keeps its source's map as of the fork (`Fork::base`), the common ancestor for later three-way merges.
+//! The two branches then share every version chain until one of them writes.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -15,20 +15,15 @@ pub type Entries = imbl::OrdMap<StoreKey, Head>;
 /// Branch ids are never reused, so a handle on a deleted branch can tell it is gone even if the name comes back.
 pub type BranchId = u64;
 
-/// How a branch came to be: forked from `parent` at `at`, when the parent held `base`.
+/// How a branch came to be: forked from the branch called `parent_name` at timestamp `at`.
 #[derive(Clone)]
 pub struct Fork {
-    pub parent: BranchId,
     pub parent_name: String,
     pub at: u64,
-    pub base: Entries,
-    /// The parent's own fork, so a common ancestor can be found across several generations.
-    pub up: Option<Arc<Fork>>,
 }
 
 #[derive(Clone)]
 pub struct Branch {
-    pub id: BranchId,
     pub name: String,
     pub created_at: u64,
     pub fork: Option<Arc<Fork>>,
@@ -41,9 +36,8 @@ pub struct Branch {
 }
 
 impl Branch {
-    pub fn empty(id: BranchId, name: String, created_at: u64) -> Branch {
+    pub fn empty(name: String, created_at: u64) -> Branch {
         Branch {
-            id,
             name,
             created_at,
             fork: None,
@@ -55,28 +49,16 @@ impl Branch {
     }
 
     /// A new branch that holds exactly what `self` holds now, sharing all of it.
-    pub fn fork(&self, id: BranchId, name: String, at: u64) -> Branch {
+    pub fn fork(&self, name: String, at: u64) -> Branch {
         Branch {
-            id,
             name,
             created_at: at,
-            fork: Some(Arc::new(Fork {
-                parent: self.id,
-                parent_name: self.name.clone(),
-                at,
-                base: self.entries.clone(),
-                up: self.fork.clone(),
-            })),
+            fork: Some(Arc::new(Fork { parent_name: self.name.clone(), at })),
             entries: self.entries.clone(),
             spaces: self.spaces.clone(),
             oldest: self.oldest,
             latest: self.latest,
         }
-    }
-
-    /// The branch's ancestry, nearest first: (ancestor, that ancestor's entries when the line forked off, when).
-    pub fn ancestors(&self) -> impl Iterator<Item = &Fork> {
-        std::iter::successors(self.fork.as_deref(), |f| f.up.as_deref())
     }
 
     pub fn record_write(&mut self, ts: u64) {

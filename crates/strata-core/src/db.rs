@@ -16,10 +16,17 @@ use crate::version::{Bytes, Head, Version};
 
 pub const DEFAULT_BRANCH: &str = "default";
 
-/// One write of a commit: `None` deletes (writes a tombstone).
-pub struct Write {
+/// One write of a commit: `None` deletes (writes a tombstone). `origin` is set when a merge copies a version.
+pub(crate) struct Write {
     pub key: StoreKey,
     pub value: Option<Bytes>,
+    pub origin: Option<u64>,
+}
+
+impl Write {
+    pub fn new(key: StoreKey, value: Option<Bytes>) -> Write {
+        Write { key, value, origin: None }
+    }
 }
 
 pub struct Database {
@@ -35,7 +42,8 @@ pub(crate) struct Inner {
     pub next_branch: BranchId,
     pub spaces: Vec<String>,
     pub space_ids: HashMap<String, SpaceId>,
-    /// The latest known common ancestor of two branches, keyed by (smaller id, larger id): set by forks and merges.
+    /// The source's entries at the last merge between two branches, keyed by (smaller id, larger id): what the
+    /// target has seen of the source, including what it chose not to take.
     pub merge_bases: HashMap<(BranchId, BranchId), Entries>,
 }
 
@@ -56,10 +64,9 @@ impl Inner {
 
     fn missing<T>(&self, id: BranchId) -> Result<T> {
         match self.deleted.get(&id) {
-            Some(name) => fail!(
-                BranchNotFound,
-                "branch {name:?} was deleted; switch with setBranch to one that exists"
-            ),
+            Some(name) => {
+                fail!(BranchNotFound, "branch {name:?} was deleted; switch with setBranch to one that exists")
+            }
             None => fail!(BranchNotFound, "no branch with id {id}"),
         }
     }
@@ -67,6 +74,13 @@ impl Inner {
     /// Applies `writes` to a branch as one commit at one timestamp; returns each key's new version.
     pub fn commit(&mut self, branch: BranchId, writes: Vec<Write>) -> Result<Vec<u64>> {
         self.branch(branch)?;
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Hosts pass space ids as numbers; only ids this database handed out may reach a branch.
+        if let Some(w) = writes.iter().find(|w| keyspace::decode(&w.key).space as usize >= self.spaces.len()) {
+            return fail!(InvalidValue, "unknown space id {}; get ids from space_id", keyspace::decode(&w.key).space);
+        }
         let ts = self.clock.tick();
         let b = self.branch_mut(branch)?;
         let mut versions = Vec::with_capacity(writes.len());
@@ -79,6 +93,7 @@ impl Inner {
                 Head(Arc::new(Version {
                     version,
                     timestamp: ts,
+                    origin: w.origin.unwrap_or(ts),
                     value: w.value,
                     prev,
                 })),
@@ -92,10 +107,6 @@ impl Inner {
     pub fn head(&self, branch: BranchId, key: &[u8]) -> Result<Option<&Arc<Version>>> {
         Ok(self.branch(branch)?.entries.get(key).map(|h| &h.0))
     }
-}
-
-fn pair(a: BranchId, b: BranchId) -> (BranchId, BranchId) {
-    (a.min(b), a.max(b))
 }
 
 impl Database {
@@ -113,13 +124,9 @@ impl Database {
             space_ids: HashMap::from([("default".to_string(), DEFAULT_SPACE)]),
             merge_bases: HashMap::new(),
         };
-        inner
-            .branches
-            .insert(0, Branch::empty(0, DEFAULT_BRANCH.to_string(), created));
+        inner.branches.insert(0, Branch::empty(DEFAULT_BRANCH.to_string(), created));
         inner.by_name.insert(DEFAULT_BRANCH.to_string(), 0);
-        Database {
-            inner: RwLock::new(inner),
-        }
+        Database { inner: RwLock::new(inner) }
     }
 
     pub(crate) fn read(&self) -> parking_lot::RwLockReadGuard<'_, Inner> {
@@ -135,10 +142,7 @@ impl Database {
     pub fn branch_id(&self, name: &str) -> Result<BranchId> {
         match self.read().by_name.get(name) {
             Some(id) => Ok(*id),
-            None => fail!(
-                BranchNotFound,
-                "no branch named {name:?}; listBranches() shows the ones that exist"
-            ),
+            None => fail!(BranchNotFound, "no branch named {name:?}; listBranches() shows the ones that exist"),
         }
     }
 
@@ -150,22 +154,22 @@ impl Database {
         self.read().by_name.contains_key(name)
     }
 
-    fn add_branch(
-        &self,
-        name: &str,
-        make: impl FnOnce(&mut Inner, BranchId, u64) -> Result<Branch>,
-    ) -> Result<BranchId> {
+    /// Adds branch `name`: empty, or a fork of `from`.
+    fn add_branch(&self, name: &str, from: Option<BranchId>) -> Result<BranchId> {
         check_name("branch", name)?;
         let mut inner = self.write();
         if inner.by_name.contains_key(name) {
-            return fail!(
-                BranchExists,
-                "branch {name:?} already exists; pick another name or deleteBranch it first"
-            );
+            return fail!(BranchExists, "branch {name:?} already exists; pick another name or deleteBranch it first");
         }
-        let id = inner.next_branch;
+        if let Some(from) = from {
+            inner.branch(from)?;
+        }
         let at = inner.clock.tick();
-        let branch = make(&mut inner, id, at)?;
+        let branch = match from {
+            Some(from) => inner.branches[&from].fork(name.to_string(), at),
+            None => Branch::empty(name.to_string(), at),
+        };
+        let id = inner.next_branch;
         inner.next_branch += 1;
         inner.by_name.insert(name.to_string(), id);
         inner.branches.insert(id, branch);
@@ -174,20 +178,12 @@ impl Database {
 
     /// A new, empty branch.
     pub fn create_branch(&self, name: &str) -> Result<BranchId> {
-        self.add_branch(name, |_, id, at| {
-            Ok(Branch::empty(id, name.to_string(), at))
-        })
+        self.add_branch(name, None)
     }
 
     /// A new branch holding exactly what `from` holds now, history included. O(1): all data is shared.
     pub fn fork_branch(&self, name: &str, from: BranchId) -> Result<BranchId> {
-        self.add_branch(name, |inner, id, at| {
-            let source = inner.branch(from)?;
-            let branch = source.fork(id, name.to_string(), at);
-            let base = source.entries.clone();
-            inner.merge_bases.insert(pair(from, id), base);
-            Ok(branch)
-        })
+        self.add_branch(name, Some(from))
     }
 
     /// Deletes a branch and frees what only it referenced. `default` cannot be deleted.
@@ -250,11 +246,7 @@ impl Database {
     pub fn list_spaces(&self, branch: BranchId) -> Result<Vec<String>> {
         let inner = self.read();
         let b = inner.branch(branch)?;
-        let mut names: Vec<String> = b
-            .spaces
-            .iter()
-            .map(|s| inner.spaces[*s as usize].clone())
-            .collect();
+        let mut names: Vec<String> = b.spaces.iter().map(|s| inner.spaces[*s as usize].clone()).collect();
         names.sort();
         Ok(names)
     }
@@ -264,12 +256,12 @@ impl Database {
         if name == "default" {
             return fail!(InvalidName, "the default space cannot be deleted");
         }
-        let space = self.space_id(name)?;
+        check_name("space", name)?;
         let mut inner = self.write();
         let b = inner.branch(branch)?;
-        if !b.spaces.contains(&space) {
+        let Some(&space) = inner.space_ids.get(name).filter(|s| b.spaces.contains(s)) else {
             return Ok(false);
-        }
+        };
         let live: Vec<StoreKey> = Namespace::ALL
             .into_iter()
             .flat_map(|ns| scan(&b.entries, ns, space, "", None))
@@ -284,12 +276,7 @@ impl Database {
             );
         }
         if !live.is_empty() {
-            inner.commit(
-                branch,
-                live.into_iter()
-                    .map(|key| Write { key, value: None })
-                    .collect(),
-            )?;
+            inner.commit(branch, live.into_iter().map(|key| Write::new(key, None)).collect())?;
         }
         inner.branch_mut(branch)?.spaces.remove(&space);
         Ok(true)
@@ -311,10 +298,7 @@ impl Database {
         check_key(key)?;
         let k = keyspace::store_key(ns, space, key);
         let inner = self.read();
-        Ok(inner
-            .head(branch, &k)?
-            .and_then(|h| h.live_at(as_of))
-            .map(|v| f(v)))
+        Ok(inner.head(branch, &k)?.and_then(|h| h.live_at(as_of)).map(|v| f(v)))
     }
 
     /// Live keys in UTF-8 byte order, from after `after`, starting with `prefix`, at most `limit`.
@@ -350,11 +334,7 @@ impl Database {
         let k = keyspace::store_key(ns, space, key);
         let inner = self.read();
         Ok(match inner.head(branch, &k)? {
-            Some(h) => h
-                .iter()
-                .take(limit.unwrap_or(usize::MAX))
-                .cloned()
-                .collect(),
+            Some(h) => h.iter().take(limit.unwrap_or(usize::MAX)).cloned().collect(),
             None => Vec::new(),
         })
     }
@@ -362,44 +342,22 @@ impl Database {
     // ---- writes ---------------------------------------------------------------------------------------------
 
     /// Writes a value; returns the key's new version.
-    pub fn put(
-        &self,
-        ns: Namespace,
-        branch: BranchId,
-        space: SpaceId,
-        key: &str,
-        value: &[u8],
-    ) -> Result<u64> {
+    pub fn put(&self, ns: Namespace, branch: BranchId, space: SpaceId, key: &str, value: &[u8]) -> Result<u64> {
         check_key(key)?;
         value::validate(value)?;
-        let write = Write {
-            key: keyspace::store_key(ns, space, key),
-            value: Some(Arc::from(value)),
-        };
+        let write = Write::new(keyspace::store_key(ns, space, key), Some(Arc::from(value)));
         Ok(self.write().commit(branch, vec![write])?[0])
     }
 
     /// Deletes a key (writes a tombstone); returns whether a live value existed. Deleting nothing writes nothing.
-    pub fn delete(
-        &self,
-        ns: Namespace,
-        branch: BranchId,
-        space: SpaceId,
-        key: &str,
-    ) -> Result<bool> {
+    pub fn delete(&self, ns: Namespace, branch: BranchId, space: SpaceId, key: &str) -> Result<bool> {
         check_key(key)?;
         let k = keyspace::store_key(ns, space, key);
         let mut inner = self.write();
         if !inner.head(branch, &k)?.is_some_and(|h| h.is_live()) {
             return Ok(false);
         }
-        inner.commit(
-            branch,
-            vec![Write {
-                key: k,
-                value: None,
-            }],
-        )?;
+        inner.commit(branch, vec![Write::new(k, None)])?;
         Ok(true)
     }
 
@@ -416,35 +374,16 @@ impl Database {
     ) -> Result<Option<u64>> {
         check_key(key)?;
         if expected == Some(0) {
-            return fail!(
-                InvalidValue,
-                "expected version 0 never exists: versions start at 1; use null to create"
-            );
+            return fail!(InvalidValue, "expected version 0 never exists: versions start at 1; use null to create");
         }
         value::validate(value)?;
         let k = keyspace::store_key(ns, space, key);
         let mut inner = self.write();
-        let current = inner
-            .head(branch, &k)?
-            .filter(|h| h.is_live())
-            .map(|h| h.version);
+        let current = inner.head(branch, &k)?.filter(|h| h.is_live()).map(|h| h.version);
         if current != expected {
             return Ok(None);
         }
-        Ok(Some(
-            inner.commit(
-                branch,
-                vec![Write {
-                    key: k,
-                    value: Some(Arc::from(value)),
-                }],
-            )?[0],
-        ))
-    }
-
-    /// Applies a batch of writes to one branch as one atomic commit.
-    pub fn commit(&self, branch: BranchId, writes: Vec<Write>) -> Result<Vec<u64>> {
-        self.write().commit(branch, writes)
+        Ok(Some(inner.commit(branch, vec![Write::new(k, Some(Arc::from(value)))])?[0]))
     }
 }
 
@@ -463,7 +402,5 @@ pub(crate) fn scan<'a>(
     };
     entries
         .range::<_, StoreKey>((start, Bound::Unbounded))
-        .take_while(move |(k, _)| {
-            keyspace::user_key(k, ns, space).is_some_and(|u| u.starts_with(prefix))
-        })
+        .take_while(move |(k, _)| keyspace::user_key(k, ns, space).is_some_and(|u| u.starts_with(prefix)))
 }

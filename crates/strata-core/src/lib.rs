@@ -36,7 +36,7 @@ pub use branch::{BranchId, BranchInfo};
 #[cfg(not(target_family = "wasm"))]
 pub use clock::system_clock;
 pub use clock::WallClock;
-pub use db::{Database, Write, DEFAULT_BRANCH};
+pub use db::{Database, DEFAULT_BRANCH};
 pub use error::{Error, ErrorCode, Result};
 pub use keyspace::{Namespace, SpaceId, DEFAULT_SPACE};
 pub use merge::{Change, MergeReport, Strategy};

@@ -1,17 +1,22 @@
 //! Diff and three-way merge of branches.
 //!
-//! A merge compares both sides with their common ancestor: the source's entries as of the last fork or merge
-//! that joined the two branches. A key changed on one side only takes that side's value; a key changed on both
-//! sides to different values is a conflict. Changes are compared by live value, so a key changed to the same
-//! value on both sides, or merged before, is not a conflict and is not applied again.
+//! A merge looks at every key whose head differs between source and target and finds, per key, the newest
+//! version both sides have seen: a version shared since a fork, or one a merge copied across (every version
+//! carries the `origin` of the write it holds, so a copy is recognised in any branch it travels to), or the
+//! source's version when the two branches last merged. A key changed on one side only since that version takes
+//! that side's value; changed on both sides to different values, it is a conflict. Sides are compared by live
+//! value, so a key changed the same way on both sides, or merged before, is neither a conflict nor applied again.
+
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use imbl::ordmap::DiffItem;
 
-use crate::branch::{Branch, BranchId, Entries};
-use crate::db::{Database, Inner, Write};
+use crate::branch::{BranchId, Entries};
+use crate::db::{Database, Write};
 use crate::error::{fail, Result};
 use crate::keyspace::{self, Namespace, StoreKey};
-use crate::version::Bytes;
+use crate::version::{Bytes, Version};
 
 /// How a merge resolves keys changed on both sides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,48 +47,34 @@ pub struct MergeReport {
     pub committed: bool,
 }
 
-/// Keys whose live values differ between two maps, with both sides' values, in key order.
-fn changes<'a>(
-    from: &'a Entries,
-    to: &'a Entries,
-) -> impl Iterator<Item = (&'a StoreKey, Option<Bytes>, Option<Bytes>)> {
-    from.diff(to).filter_map(|item| {
-        let (k, a, b) = match item {
-            DiffItem::Add(k, v) => (k, None, v.value.clone()),
-            DiffItem::Remove(k, v) => (k, v.value.clone(), None),
-            DiffItem::Update {
-                old: (k, o),
-                new: (_, n),
-            } => (k, o.value.clone(), n.value.clone()),
-        };
-        (a != b).then_some((k, a, b))
+type HeadPair<'a> = (&'a StoreKey, Option<&'a Arc<Version>>, Option<&'a Arc<Version>>);
+
+/// Keys whose heads differ between two maps (skipping all structure the two share), with both heads.
+fn differing<'a>(from: &'a Entries, to: &'a Entries) -> impl Iterator<Item = HeadPair<'a>> {
+    from.diff(to).map(|item| match item {
+        DiffItem::Add(k, v) => (k, None, Some(&v.0)),
+        DiffItem::Remove(k, v) => (k, Some(&v.0), None),
+        DiffItem::Update { old: (k, o), new: (_, n) } => (k, Some(&o.0), Some(&n.0)),
     })
 }
 
-/// The latest common ancestor of two branches' contents.
-fn merge_base(inner: &Inner, source: &Branch, target: &Branch) -> Entries {
-    let key = (source.id.min(target.id), source.id.max(target.id));
-    if let Some(base) = inner.merge_bases.get(&key) {
-        return base.clone();
+fn live(v: Option<&Arc<Version>>) -> Option<&Bytes> {
+    v.and_then(|v| v.value.as_ref())
+}
+
+/// The newest version of a key both sides have seen, if any: the newest source version whose origin the
+/// target holds too, or the source's version at their last merge, whichever is newer.
+fn common_version<'a>(
+    source: &'a Arc<Version>,
+    target: Option<&Arc<Version>>,
+    last_merge: Option<&'a Arc<Version>>,
+) -> Option<&'a Arc<Version>> {
+    let seen: HashSet<u64> = target.map(|t| t.iter().map(|v| v.origin).collect()).unwrap_or_default();
+    let shared = source.iter().find(|v| seen.contains(&v.origin));
+    match (shared, last_merge) {
+        (Some(a), Some(b)) => Some(if a.origin >= b.origin { a } else { b }),
+        (a, b) => a.or(b),
     }
-    // Walk both ancestries for the nearest branch they share. If one side is an ancestor of the other, the base
-    // is the ancestor as of the fork that leads to the other; for siblings it is the earlier of the two forks.
-    let line = |b: &Branch| -> Vec<(BranchId, u64, Entries)> {
-        std::iter::once((b.id, u64::MAX, b.entries.clone()))
-            .chain(b.ancestors().map(|f| (f.parent, f.at, f.base.clone())))
-            .collect()
-    };
-    let (s, t) = (line(source), line(target));
-    for (sid, sat, sbase) in &s {
-        if let Some((_, tat, tbase)) = t.iter().find(|(tid, _, _)| tid == sid) {
-            return if sat <= tat {
-                sbase.clone()
-            } else {
-                tbase.clone()
-            };
-        }
-    }
-    Entries::new()
 }
 
 impl Database {
@@ -91,38 +82,43 @@ impl Database {
     pub fn diff(&self, a: BranchId, b: BranchId) -> Result<Vec<Change>> {
         let inner = self.read();
         let (ea, eb) = (&inner.branch(a)?.entries, &inner.branch(b)?.entries);
-        Ok(changes(ea, eb)
-            .map(|(k, a, b)| {
+        Ok(differing(ea, eb)
+            .filter(|(_, va, vb)| live(*va) != live(*vb))
+            .map(|(k, va, vb)| {
                 let d = keyspace::decode(k);
                 Change {
                     ns: d.ns,
                     space: inner.spaces[d.space as usize].clone(),
                     key: d.key.to_string(),
-                    a,
-                    b,
+                    a: live(va).cloned(),
+                    b: live(vb).cloned(),
                 }
             })
             .collect())
     }
 
     /// Merges `source` into `target` as one commit.
-    pub fn merge(
-        &self,
-        source: BranchId,
-        target: BranchId,
-        strategy: Strategy,
-    ) -> Result<MergeReport> {
+    pub fn merge(&self, source: BranchId, target: BranchId, strategy: Strategy) -> Result<MergeReport> {
         if source == target {
             return fail!(InvalidName, "cannot merge a branch into itself");
         }
+        let pair = (source.min(target), source.max(target));
         let mut inner = self.write();
         let (s, t) = (inner.branch(source)?, inner.branch(target)?);
-        let base = merge_base(&inner, s, t);
+        let last_merge = inner.merge_bases.get(&pair);
         let mut writes = Vec::new();
         let mut conflicts = Vec::new();
-        for (k, before, theirs) in changes(&base, &s.entries) {
-            let ours = t.entries.get(k).and_then(|h| h.value.clone());
+        for (k, ours_head, theirs_head) in differing(&t.entries, &s.entries) {
+            let (ours, theirs) = (live(ours_head), live(theirs_head));
+            let Some(theirs_head) = theirs_head else {
+                continue;
+            };
             if ours == theirs {
+                continue;
+            }
+            let base = common_version(theirs_head, ours_head, last_merge.and_then(|m| m.get(k)).map(|h| &h.0));
+            let before = live(base);
+            if theirs == before {
                 continue;
             }
             if ours != before {
@@ -131,32 +127,17 @@ impl Database {
                     continue;
                 }
             }
-            writes.push(Write {
-                key: k.clone(),
-                value: theirs,
-            });
+            writes.push(Write { key: k.clone(), value: theirs.cloned(), origin: Some(theirs_head.origin) });
         }
         conflicts.sort();
         conflicts.dedup();
         if strategy == Strategy::Strict && !conflicts.is_empty() {
-            return Ok(MergeReport {
-                applied: 0,
-                conflicts,
-                committed: false,
-            });
+            return Ok(MergeReport { applied: 0, conflicts, committed: false });
         }
         let source_entries = s.entries.clone();
         let applied = writes.len();
-        if applied > 0 {
-            inner.commit(target, writes)?;
-        }
-        inner
-            .merge_bases
-            .insert((source.min(target), source.max(target)), source_entries);
-        Ok(MergeReport {
-            applied,
-            conflicts,
-            committed: true,
-        })
+        inner.commit(target, writes)?;
+        inner.merge_bases.insert(pair, source_entries);
+        Ok(MergeReport { applied, conflicts, committed: true })
     }
 }

@@ -10,17 +10,10 @@ pub const MAX_NAME_CHARS: usize = 128;
 /// A key is 1..=1024 UTF-8 bytes without U+0000.
 pub fn check_key(key: &str) -> Result<()> {
     if key.is_empty() {
-        return fail!(
-            InvalidKey,
-            "key is empty; keys are 1 to {MAX_KEY_BYTES} bytes of UTF-8"
-        );
+        return fail!(InvalidKey, "key is empty; keys are 1 to {MAX_KEY_BYTES} bytes of UTF-8");
     }
     if key.len() > MAX_KEY_BYTES {
-        return fail!(
-            LimitExceeded,
-            "key is {} bytes of UTF-8; the limit is {MAX_KEY_BYTES}",
-            key.len()
-        );
+        return fail!(LimitExceeded, "key is {} bytes of UTF-8; the limit is {MAX_KEY_BYTES}", key.len());
     }
     if key.as_bytes().contains(&0) {
         return fail!(InvalidKey, "key contains U+0000, which keys cannot hold");
@@ -30,9 +23,7 @@ pub fn check_key(key: &str) -> Result<()> {
 
 /// Branch and space names: 1..=128 of `[A-Za-z0-9._/-]`, not starting with `/` or `.`, without `..`.
 pub fn check_name(kind: &str, name: &str) -> Result<()> {
-    let valid_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'-'));
+    let valid_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'-'));
     if name.is_empty()
         || name.len() > MAX_NAME_CHARS
         || !valid_chars
@@ -60,10 +51,7 @@ mod tests {
         assert!(check_key(&"é".repeat(512)).is_ok());
         assert_eq!(check_key("").unwrap_err().code, ErrorCode::InvalidKey);
         assert_eq!(check_key("a\0b").unwrap_err().code, ErrorCode::InvalidKey);
-        assert_eq!(
-            check_key(&"x".repeat(1025)).unwrap_err().code,
-            ErrorCode::LimitExceeded
-        );
+        assert_eq!(check_key(&"x".repeat(1025)).unwrap_err().code, ErrorCode::LimitExceeded);
     }
 
     #[test]
@@ -72,11 +60,7 @@ mod tests {
             assert!(check_name("branch", ok).is_ok(), "{ok}");
         }
         for bad in ["", "/a", ".a", "a..b", "a b", "ä", &"n".repeat(129)] {
-            assert_eq!(
-                check_name("branch", bad).unwrap_err().code,
-                ErrorCode::InvalidName,
-                "{bad}"
-            );
+            assert_eq!(check_name("branch", bad).unwrap_err().code, ErrorCode::InvalidName, "{bad}");
         }
     }
 }

@@ -59,16 +59,10 @@ impl Database {
 impl Transaction {
     fn usable(&self, writing: bool) -> Result<()> {
         if self.finished {
-            return fail!(
-                Closed,
-                "this transaction has already committed or rolled back; begin a new one"
-            );
+            return fail!(Closed, "this transaction has already committed or rolled back; begin a new one");
         }
         if writing && self.read_only {
-            return fail!(
-                ReadOnly,
-                "this transaction is read-only; begin one without readOnly to write"
-            );
+            return fail!(ReadOnly, "this transaction is read-only; begin one without readOnly to write");
         }
         Ok(())
     }
@@ -116,11 +110,7 @@ impl Transaction {
         let version = self.current_version(&k);
         Ok(match self.seen(&k) {
             Seen::Pending(Some(bytes)) => Some(f(version.unwrap_or(0), 0, bytes)),
-            Seen::Stored(Some(v)) => Some(f(
-                v.version,
-                v.timestamp,
-                v.value.as_deref().unwrap_or_default(),
-            )),
+            Seen::Stored(Some(v)) => Some(f(v.version, v.timestamp, v.value.as_deref().unwrap_or_default())),
             _ => None,
         })
     }
@@ -137,18 +127,12 @@ impl Transaction {
         self.usable(false)?;
         let stored = scan(&self.snapshot, ns, space, prefix, after).map(|(k, _)| k.clone());
         let lo = keyspace::store_key(ns, space, after.unwrap_or(prefix));
-        let lo = if after.is_some() {
-            Bound::Excluded(lo)
-        } else {
-            Bound::Included(lo)
-        };
+        let lo = if after.is_some() { Bound::Excluded(lo) } else { Bound::Included(lo) };
         let pending = self
             .writes
             .range::<StoreKey, _>((lo, Bound::Unbounded))
             .map(|(k, _)| k.clone())
-            .take_while(|k| {
-                keyspace::user_key(k, ns, space).is_some_and(|u| u.starts_with(prefix))
-            });
+            .take_while(|k| keyspace::user_key(k, ns, space).is_some_and(|u| u.starts_with(prefix)));
         let mut keys: Vec<StoreKey> = stored.chain(pending).collect();
         keys.sort();
         keys.dedup();
@@ -171,16 +155,10 @@ impl Transaction {
     fn buffer(&mut self, k: StoreKey, value: Option<&[u8]>) -> Result<u64> {
         let size = value.map_or(0, <[u8]>::len);
         if !self.writes.contains_key(&k) && self.writes.len() >= MAX_TX_WRITES {
-            return fail!(
-                LimitExceeded,
-                "a transaction may write at most {MAX_TX_WRITES} keys; split it"
-            );
+            return fail!(LimitExceeded, "a transaction may write at most {MAX_TX_WRITES} keys; split it");
         }
         if self.write_bytes + size > MAX_TX_BYTES {
-            return fail!(
-                LimitExceeded,
-                "a transaction may write at most 256 MiB of values; split it"
-            );
+            return fail!(LimitExceeded, "a transaction may write at most 256 MiB of values; split it");
         }
         self.write_bytes += size;
         self.observe(&k);
@@ -255,10 +233,7 @@ impl Transaction {
                 changed.iter().take(5).copied().collect::<Vec<_>>().join(", ")
             );
         }
-        let writes = std::mem::take(&mut self.writes)
-            .into_iter()
-            .map(|(key, value)| Write { key, value })
-            .collect();
+        let writes = std::mem::take(&mut self.writes).into_iter().map(|(key, value)| Write::new(key, value)).collect();
         inner.commit(self.branch, writes)?;
         Ok(())
     }
@@ -290,10 +265,7 @@ mod tests {
     }
 
     fn stored(db: &Database, key: &str) -> Option<Vec<u8>> {
-        db.get(Kv, 0, S, key, None, |v| {
-            v.value.as_deref().unwrap().to_vec()
-        })
-        .unwrap()
+        db.get(Kv, 0, S, key, None, |v| v.value.as_deref().unwrap().to_vec()).unwrap()
     }
 
     #[test]
@@ -351,10 +323,7 @@ mod tests {
     fn read_only_transactions_refuse_writes() {
         let db = db();
         let mut tx = db.begin(0, true).unwrap();
-        assert_eq!(
-            tx.put(Kv, S, "a", &[1]).unwrap_err().code,
-            ErrorCode::ReadOnly
-        );
+        assert_eq!(tx.put(Kv, S, "a", &[1]).unwrap_err().code, ErrorCode::ReadOnly);
         tx.rollback();
         assert_eq!(read_err(&mut tx), ErrorCode::Closed);
     }

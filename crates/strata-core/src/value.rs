@@ -25,12 +25,7 @@ pub fn validate(bytes: &[u8]) -> Result<()> {
     let mut r = Reader { bytes, pos: 0 };
     r.value(0)?;
     if r.pos != bytes.len() {
-        return fail!(
-            InvalidValue,
-            "value has {} trailing bytes after byte {}",
-            bytes.len() - r.pos,
-            r.pos
-        );
+        return fail!(InvalidValue, "value has {} trailing bytes after byte {}", bytes.len() - r.pos, r.pos);
     }
     Ok(())
 }
@@ -120,10 +115,7 @@ impl Reader<'_> {
             0xcc..=0xce => self.take(1 << (tag - 0xcc)).map(|_| ()),
             0xcf => {
                 if self.take(8)?[0] & 0x80 != 0 {
-                    return fail!(
-                        InvalidValue,
-                        "integer at byte {at} is outside the 64-bit signed range"
-                    );
+                    return fail!(InvalidValue, "integer at byte {at} is outside the 64-bit signed range");
                 }
                 Ok(())
             }
@@ -140,10 +132,7 @@ impl Reader<'_> {
                 let n = self.len(2 << (tag - 0xde))?;
                 self.nested(depth, n, true)
             }
-            _ => fail!(
-                InvalidValue,
-                "byte {at} (0x{tag:02x}) is not a value type stratadb stores"
-            ),
+            _ => fail!(InvalidValue, "byte {at} (0x{tag:02x}) is not a value type stratadb stores"),
         }
     }
 }
@@ -161,8 +150,7 @@ mod tests {
     fn accepts_every_kind() {
         // {"a": [1, -1, 1.5, "x", b"\x01", nil, true]}
         let v = [
-            0x81, 0xa1, b'a', 0x97, 0x01, 0xff, 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0xa1, b'x',
-            0xc4, 1, 1, 0xc0, 0xc3,
+            0x81, 0xa1, b'a', 0x97, 0x01, 0xff, 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0xa1, b'x', 0xc4, 1, 1, 0xc0, 0xc3,
         ];
         assert_eq!(code(&v), None);
         assert_eq!(code(&[0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0]), None);
@@ -177,14 +165,8 @@ mod tests {
         assert_eq!(code(&[0xd4, 0x00, 0x00]), Some(ErrorCode::InvalidValue));
         assert_eq!(code(&[0xa1, 0xff]), Some(ErrorCode::InvalidValue));
         assert_eq!(code(&[0x81, 0x01, 0x01]), Some(ErrorCode::InvalidValue));
-        assert_eq!(
-            code(&[0xcf, 0xff, 0, 0, 0, 0, 0, 0, 0]),
-            Some(ErrorCode::InvalidValue)
-        );
-        assert_eq!(
-            code(&[0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0]),
-            Some(ErrorCode::InvalidValue)
-        );
+        assert_eq!(code(&[0xcf, 0xff, 0, 0, 0, 0, 0, 0, 0]), Some(ErrorCode::InvalidValue));
+        assert_eq!(code(&[0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0]), Some(ErrorCode::InvalidValue));
     }
 
     #[test]

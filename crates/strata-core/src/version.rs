@@ -14,6 +14,9 @@ pub struct Version {
     pub version: u64,
     /// Commit timestamp in microseconds since the epoch.
     pub timestamp: u64,
+    /// Which write this version carries: its own timestamp, or, for a version a merge copied from another branch,
+    /// the origin of the version it copied. Two branches that hold versions of one origin share that history.
+    pub origin: u64,
     /// `None` is a tombstone: the key was deleted by this version.
     pub value: Option<Bytes>,
     pub prev: Option<Arc<Version>>,
@@ -85,12 +88,7 @@ mod tests {
     fn dropping_a_million_versions_does_not_overflow_the_stack() {
         let mut head: Option<Arc<Version>> = None;
         for i in 1..=1_000_000u64 {
-            head = Some(Arc::new(Version {
-                version: i,
-                timestamp: i,
-                value: None,
-                prev: head.take(),
-            }));
+            head = Some(Arc::new(Version { version: i, timestamp: i, origin: i, value: None, prev: head.take() }));
         }
         drop(head);
     }
@@ -100,15 +98,11 @@ mod tests {
         let v1 = Arc::new(Version {
             version: 1,
             timestamp: 10,
+            origin: 10,
             value: Some(Arc::from(&b"\x01"[..])),
             prev: None,
         });
-        let v2 = Arc::new(Version {
-            version: 2,
-            timestamp: 20,
-            value: None,
-            prev: Some(v1),
-        });
+        let v2 = Arc::new(Version { version: 2, timestamp: 20, origin: 20, value: None, prev: Some(v1) });
         assert_eq!(v2.at(Some(15)).unwrap().version, 1);
         assert!(v2.at(Some(5)).is_none());
         assert!(v2.live_at(None).is_none());

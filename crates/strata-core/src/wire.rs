@@ -30,12 +30,7 @@ pub fn read_into(version: u64, timestamp: u64, value: &[u8], out: &mut [u8]) -> 
 
 /// `read_into` for a stored version.
 pub fn read_version_into(v: &Version, out: &mut [u8]) -> usize {
-    read_into(
-        v.version,
-        v.timestamp,
-        v.value.as_deref().unwrap_or_default(),
-        out,
-    )
+    read_into(v.version, v.timestamp, v.value.as_deref().unwrap_or_default(), out)
 }
 
 /// Namespaces by their host-side number.
@@ -52,10 +47,7 @@ pub fn strategy(name: &str) -> Result<Strategy> {
         "strict" => Ok(Strategy::Strict),
         "theirs" => Ok(Strategy::Theirs),
         "ours" => Ok(Strategy::Ours),
-        _ => fail!(
-            InvalidValue,
-            "unknown merge strategy {name:?}; use 'strict', 'theirs' or 'ours'"
-        ),
+        _ => fail!(InvalidValue, "unknown merge strategy {name:?}; use 'strict', 'theirs' or 'ours'"),
     }
 }
 

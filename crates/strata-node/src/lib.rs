@@ -14,10 +14,7 @@ fn js<T>(r: core::Result<T>) -> Result<T> {
 }
 
 fn closed() -> napi::Error<ErrorCode> {
-    napi::Error::new(
-        ErrorCode::Closed,
-        "the database handle is closed; open the database again".to_string(),
-    )
+    napi::Error::new(ErrorCode::Closed, "the database handle is closed; open the database again".to_string())
 }
 
 fn ns(n: u32) -> Result<core::Namespace> {
@@ -34,10 +31,7 @@ pub struct Database {
 
 impl Database {
     fn new(db: Arc<core::Database>) -> Database {
-        Database {
-            db: Some(db),
-            read_buffer: None,
-        }
+        Database { db: Some(db), read_buffer: None }
     }
 
     fn db(&self) -> Result<&Arc<core::Database>> {
@@ -75,29 +69,13 @@ impl Database {
 
     /// Copies the live version of a key into the read buffer; returns the length it needs, or -1 when absent.
     #[napi(catch_unwind)]
-    pub fn get(
-        &mut self,
-        ns_: u32,
-        branch: f64,
-        space: u32,
-        key: String,
-        as_of: Option<f64>,
-    ) -> Result<f64> {
+    pub fn get(&mut self, ns_: u32, branch: f64, space: u32, key: String, as_of: Option<f64>) -> Result<f64> {
         let db = self.db.as_ref().ok_or_else(closed)?;
         // SAFETY: the buffer is only touched during this synchronous call, on the JavaScript thread that owns it.
-        let out = self
-            .read_buffer
-            .as_mut()
-            .map(|b| unsafe { b.as_mut() })
-            .unwrap_or_default();
-        let found = js(db.get(
-            ns(ns_)?,
-            branch as u64,
-            space,
-            &key,
-            wire::opt_u64(as_of),
-            |v| wire::read_version_into(v, out),
-        ))?;
+        let out = self.read_buffer.as_mut().map(|b| unsafe { b.as_mut() }).unwrap_or_default();
+        let found = js(
+            db.get(ns(ns_)?, branch as u64, space, &key, wire::opt_u64(as_of), |v| wire::read_version_into(v, out))
+        )?;
         Ok(found.map_or(-1.0, |n| n as f64))
     }
 
@@ -105,10 +83,7 @@ impl Database {
     #[napi(catch_unwind)]
     pub fn begin(&self, branch: f64, read_only: bool) -> Result<Transaction> {
         let tx = js(self.db()?.begin(branch as u64, read_only))?;
-        Ok(Transaction {
-            tx,
-            read_buffer: None,
-        })
+        Ok(Transaction { tx, read_buffer: None })
     }
 
     #[napi(catch_unwind)]
@@ -133,10 +108,7 @@ impl Database {
         value: &[u8],
     ) -> Result<Option<f64>> {
         let expected = expected.map(|v| v as u64);
-        js(self
-            .db()?
-            .cas(ns(ns_)?, branch as u64, space, &key, expected, value))
-        .map(|v| v.map(|v| v as f64))
+        js(self.db()?.cas(ns(ns_)?, branch as u64, space, &key, expected, value)).map(|v| v.map(|v| v as f64))
     }
 
     #[napi(catch_unwind)]
@@ -163,19 +135,9 @@ impl Database {
     }
 
     #[napi(catch_unwind)]
-    pub fn history(
-        &self,
-        ns_: u32,
-        branch: f64,
-        space: u32,
-        key: String,
-        limit: Option<f64>,
-    ) -> Result<Uint8Array> {
+    pub fn history(&self, ns_: u32, branch: f64, space: u32, key: String, limit: Option<f64>) -> Result<Uint8Array> {
         let limit = wire::opt_u64(limit).map(|n| n as usize);
-        js(self
-            .db()?
-            .history(ns(ns_)?, branch as u64, space, &key, limit))
-        .map(|h| wire::history(&h).into())
+        js(self.db()?.history(ns(ns_)?, branch as u64, space, &key, limit)).map(|h| wire::history(&h).into())
     }
 
     #[napi(catch_unwind)]
@@ -241,8 +203,7 @@ impl Database {
     #[napi(catch_unwind)]
     pub fn merge(&self, source: f64, target: f64, strategy: String) -> Result<Uint8Array> {
         let strategy = js(wire::strategy(&strategy))?;
-        js(self.db()?.merge(source as u64, target as u64, strategy))
-            .map(|r| wire::merge_report(&r).into())
+        js(self.db()?.merge(source as u64, target as u64, strategy)).map(|r| wire::merge_report(&r).into())
     }
 }
 
@@ -264,14 +225,8 @@ impl Transaction {
     #[napi(catch_unwind)]
     pub fn get(&mut self, ns_: u32, space: u32, key: String) -> Result<f64> {
         // SAFETY: as in `Database.get`.
-        let out = self
-            .read_buffer
-            .as_mut()
-            .map(|b| unsafe { b.as_mut() })
-            .unwrap_or_default();
-        let found = js(self.tx.get(ns(ns_)?, space, &key, |v, t, bytes| {
-            wire::read_into(v, t, bytes, out)
-        }))?;
+        let out = self.read_buffer.as_mut().map(|b| unsafe { b.as_mut() }).unwrap_or_default();
+        let found = js(self.tx.get(ns(ns_)?, space, &key, |v, t, bytes| wire::read_into(v, t, bytes, out)))?;
         Ok(found.map_or(-1.0, |n| n as f64))
     }
 
@@ -308,13 +263,7 @@ impl Transaction {
         limit: Option<f64>,
     ) -> Result<Uint8Array> {
         let limit = wire::opt_u64(limit).map(|n| n as usize);
-        let keys = self.tx.list(
-            ns(ns_)?,
-            space,
-            prefix.as_deref().unwrap_or(""),
-            after.as_deref(),
-            limit,
-        );
+        let keys = self.tx.list(ns(ns_)?, space, prefix.as_deref().unwrap_or(""), after.as_deref(), limit);
         js(keys).map(|k| wire::strings(&k).into())
     }
 

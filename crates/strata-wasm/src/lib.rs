@@ -17,10 +17,7 @@ fn throw(code: ErrorCode, message: &str) -> JsValue {
 }
 
 fn closed() -> JsValue {
-    throw(
-        ErrorCode::Closed,
-        "the database handle is closed; open the database again",
-    )
+    throw(ErrorCode::Closed, "the database handle is closed; open the database again")
 }
 
 fn js<T>(r: core::Result<T>) -> Result<T> {
@@ -47,10 +44,7 @@ pub struct Database {
 
 impl Database {
     fn new(db: Arc<core::Database>) -> Database {
-        Database {
-            db: Some(db),
-            read_buffer: Vec::new(),
-        }
+        Database { db: Some(db), read_buffer: Vec::new() }
     }
 
     fn db(&self) -> Result<&Arc<core::Database>> {
@@ -86,34 +80,18 @@ impl Database {
     }
 
     /// Copies the live version of a key into the read buffer; returns the length it needs, or -1 when absent.
-    pub fn get(
-        &mut self,
-        ns_: u32,
-        branch: f64,
-        space: u32,
-        key: &str,
-        as_of: Option<f64>,
-    ) -> Result<f64> {
+    pub fn get(&mut self, ns_: u32, branch: f64, space: u32, key: &str, as_of: Option<f64>) -> Result<f64> {
         let db = self.db.as_ref().ok_or_else(closed)?;
         let out = &mut self.read_buffer;
-        let found = js(db.get(
-            ns(ns_)?,
-            branch as u64,
-            space,
-            key,
-            wire::opt_u64(as_of),
-            |v| wire::read_version_into(v, out),
-        ))?;
+        let found =
+            js(db.get(ns(ns_)?, branch as u64, space, key, wire::opt_u64(as_of), |v| wire::read_version_into(v, out)))?;
         Ok(found.map_or(-1.0, |n| n as f64))
     }
 
     /// Starts a transaction on `branch`.
     pub fn begin(&self, branch: f64, read_only: bool) -> Result<Transaction> {
         let tx = js(self.db()?.begin(branch as u64, read_only))?;
-        Ok(Transaction {
-            tx,
-            read_buffer: Vec::new(),
-        })
+        Ok(Transaction { tx, read_buffer: Vec::new() })
     }
 
     pub fn put(&self, ns_: u32, branch: f64, space: u32, key: &str, value: &[u8]) -> Result<f64> {
@@ -135,10 +113,7 @@ impl Database {
         value: &[u8],
     ) -> Result<Option<f64>> {
         let expected = expected.map(|v| v as u64);
-        js(self
-            .db()?
-            .cas(ns(ns_)?, branch as u64, space, key, expected, value))
-        .map(|v| v.map(|v| v as f64))
+        js(self.db()?.cas(ns(ns_)?, branch as u64, space, key, expected, value)).map(|v| v.map(|v| v as f64))
     }
 
     pub fn list(
@@ -163,19 +138,9 @@ impl Database {
         js(keys).map(|k| wire::strings(&k))
     }
 
-    pub fn history(
-        &self,
-        ns_: u32,
-        branch: f64,
-        space: u32,
-        key: &str,
-        limit: Option<f64>,
-    ) -> Result<Vec<u8>> {
+    pub fn history(&self, ns_: u32, branch: f64, space: u32, key: &str, limit: Option<f64>) -> Result<Vec<u8>> {
         let limit = wire::opt_u64(limit).map(|n| n as usize);
-        js(self
-            .db()?
-            .history(ns(ns_)?, branch as u64, space, key, limit))
-        .map(|h| wire::history(&h))
+        js(self.db()?.history(ns(ns_)?, branch as u64, space, key, limit)).map(|h| wire::history(&h))
     }
 
     #[wasm_bindgen(js_name = branchId)]
@@ -262,9 +227,7 @@ impl Transaction {
     /// As `Database.get`, in the transaction's view.
     pub fn get(&mut self, ns_: u32, space: u32, key: &str) -> Result<f64> {
         let out = &mut self.read_buffer;
-        let found = js(self.tx.get(ns(ns_)?, space, key, |v, t, bytes| {
-            wire::read_into(v, t, bytes, out)
-        }))?;
+        let found = js(self.tx.get(ns(ns_)?, space, key, |v, t, bytes| wire::read_into(v, t, bytes, out)))?;
         Ok(found.map_or(-1.0, |n| n as f64))
     }
 
@@ -276,14 +239,7 @@ impl Transaction {
         js(self.tx.delete(ns(ns_)?, space, key))
     }
 
-    pub fn cas(
-        &mut self,
-        ns_: u32,
-        space: u32,
-        key: &str,
-        expected: Option<f64>,
-        value: &[u8],
-    ) -> Result<Option<f64>> {
+    pub fn cas(&mut self, ns_: u32, space: u32, key: &str, expected: Option<f64>, value: &[u8]) -> Result<Option<f64>> {
         let expected = expected.map(|v| v as u64);
         js(self.tx.cas(ns(ns_)?, space, key, expected, value)).map(|v| v.map(|v| v as f64))
     }
@@ -297,13 +253,7 @@ impl Transaction {
         limit: Option<f64>,
     ) -> Result<Vec<u8>> {
         let limit = wire::opt_u64(limit).map(|n| n as usize);
-        let keys = self.tx.list(
-            ns(ns_)?,
-            space,
-            prefix.as_deref().unwrap_or(""),
-            after.as_deref(),
-            limit,
-        );
+        let keys = self.tx.list(ns(ns_)?, space, prefix.as_deref().unwrap_or(""), after.as_deref(), limit);
         js(keys).map(|k| wire::strings(&k))
     }
 
@@ -319,8 +269,5 @@ impl Transaction {
 /// The engine's error codes, for the test that checks the TypeScript list against them.
 #[wasm_bindgen(js_name = errorCodes)]
 pub fn error_codes() -> Vec<String> {
-    ErrorCode::ALL
-        .iter()
-        .map(|c| c.as_str().to_string())
-        .collect()
+    ErrorCode::ALL.iter().map(|c| c.as_str().to_string()).collect()
 }
