@@ -1,0 +1,309 @@
+import { describe, expect, it } from 'vitest'
+import { Strata, StrataError } from 'stratadb'
+import { expectCode, uniq } from './helpers.js'
+
+describe('transactions', () => {
+  it('reads a snapshot taken at its start plus its own writes', () => {
+    const db = Strata.cache()
+    db.kv.put('a', 1)
+    db.transaction((tx) => {
+      db.kv.put('b', 2) // lands after the snapshot, on a key the transaction never touches
+      expect(tx.kv.get('a')).toBe(1)
+      tx.kv.put('c', 3)
+      expect(tx.kv.get('c')).toBe(3)
+      expect(tx.kv.getVersioned('c')?.version).toBe(1)
+      expect(db.kv.get('c')).toBeNull() // not visible outside before commit
+      expect(tx.kv.list({ prefix: 'a' })).toEqual(['a'])
+      expect(tx.kv.list({ after: 'b' })).toEqual(['c'])
+      expect(tx.kv.delete('a')).toBe(true)
+      expect(tx.kv.get('a')).toBeNull()
+      expect(tx.kv.list({ prefix: 'a' })).toEqual([])
+    })
+    expect(db.kv.get('a')).toBeNull()
+    expect(db.kv.get('b')).toBe(2)
+    expect(db.kv.get('c')).toBe(3)
+  })
+
+  it('commits all writes atomically at one timestamp and returns what fn returned', () => {
+    const db = Strata.cache()
+    const result = db.transaction((tx) => {
+      tx.kv.put('x', 1)
+      tx.state.set('y', 2)
+      return 'done'
+    })
+    expect(result).toBe('done')
+    expect(db.kv.getVersioned('x')!.timestamp).toBe(db.state.getVersioned('y')!.timestamp)
+    expect(db.state.get('y')).toBe(2)
+  })
+
+  it('rolls back and rethrows the original error when fn throws', () => {
+    const db = Strata.cache()
+    const boom = new Error('boom')
+    expect(() =>
+      db.transaction((tx) => {
+        tx.kv.put('x', 1)
+        throw boom
+      }),
+    ).toThrow(boom)
+    expect(db.kv.get('x')).toBeNull()
+    expect(db.kv.history('x')).toEqual([])
+  })
+
+  it('fails with CONFLICT when a key it read changed since the snapshot, writing nothing', () => {
+    const db = Strata.cache()
+    db.kv.put('balance', 10)
+    const e = expectCode(
+      () =>
+        db.transaction((tx) => {
+          tx.kv.get('balance')
+          db.kv.put('balance', 20)
+          expect(tx.kv.get('balance')).toBe(10) // still the snapshot
+          tx.kv.put('audit', 'x')
+        }),
+      'CONFLICT',
+      'balance',
+    )
+    expect(e).toBeInstanceOf(StrataError)
+    expect(db.kv.get('audit')).toBeNull()
+    expect(db.kv.get('balance')).toBe(20)
+  })
+
+  it('fails with CONFLICT when a key it only wrote was written by someone else', () => {
+    const db = Strata.cache()
+    expectCode(
+      () =>
+        db.transaction((tx) => {
+          tx.kv.put('k', 'mine')
+          db.kv.put('k', 'theirs')
+        }),
+      'CONFLICT',
+    )
+    expect(db.kv.get('k')).toBe('theirs')
+  })
+
+  it('does not conflict on keys it never touched', () => {
+    const db = Strata.cache()
+    db.transaction((tx) => {
+      tx.kv.get('a')
+      db.kv.put('unrelated', 1)
+      tx.kv.put('b', 1)
+    })
+    expect(db.kv.get('b')).toBe(1)
+  })
+
+  it('re-runs fn up to `retries` times on CONFLICT', () => {
+    const db = Strata.cache()
+    db.state.set('n', 0)
+    let runs = 0
+    const v = db.transaction(
+      (tx) => {
+        runs++
+        const n = tx.state.get('n') as number
+        if (runs < 3) db.state.set('n', n + 100) // someone else wins the first two times
+        tx.state.set('n', n + 1)
+        return runs
+      },
+      { retries: 5 },
+    )
+    expect(v).toBe(3)
+    expect(db.state.get('n')).toBe(201)
+    let attempts = 0
+    expectCode(
+      () =>
+        db.transaction(
+          (tx) => {
+            attempts++
+            tx.state.get('n')
+            db.state.set('n', attempts)
+            tx.state.set('n', -1)
+          },
+          { retries: 2 },
+        ),
+      'CONFLICT',
+    )
+    expect(attempts).toBe(3)
+    expect(db.state.get('n')).toBe(3)
+  })
+
+  it('commits an async fn when its promise resolves, and rolls back when it rejects', async () => {
+    const db = Strata.cache()
+    const p = db.transaction(async (tx) => {
+      tx.kv.put('a', 1)
+      await new Promise((r) => setTimeout(r, 5))
+      expect(db.kv.get('a')).toBeNull()
+      tx.kv.put('b', 2)
+      return 'ok'
+    })
+    expect(p).toBeInstanceOf(Promise)
+    expect(await p).toBe('ok')
+    expect(db.kv.get('a')).toBe(1)
+    expect(db.kv.get('b')).toBe(2)
+    await expect(
+      db.transaction(async (tx) => {
+        tx.kv.put('c', 1)
+        await Promise.resolve()
+        throw new Error('later')
+      }),
+    ).rejects.toThrow('later')
+    expect(db.kv.get('c')).toBeNull()
+  })
+
+  it('retries an async fn on CONFLICT', async () => {
+    const db = Strata.cache()
+    db.state.set('n', 0)
+    let runs = 0
+    await db.transaction(
+      async (tx) => {
+        runs++
+        const n = tx.state.get('n') as number
+        await Promise.resolve()
+        if (runs === 1) db.state.set('n', 10)
+        tx.state.set('n', n + 1)
+      },
+      { retries: 1 },
+    )
+    expect(runs).toBe(2)
+    expect(db.state.get('n')).toBe(11)
+  })
+
+  it('re-checks a successful tx.state.cas at commit', () => {
+    const db = Strata.cache()
+    expectCode(
+      () =>
+        db.transaction((tx) => {
+          expect(tx.state.cas('leader', null, 'tx')).toBe(1)
+          expect(tx.state.cas('leader', null, 'again')).toBeNull() // own write counts
+          expect(db.state.cas('leader', null, 'outside')).toBe(1)
+        }),
+      'CONFLICT',
+    )
+    expect(db.state.get('leader')).toBe('outside')
+  })
+
+  it('tx.state.cas and init follow the transaction view', () => {
+    const db = Strata.cache()
+    db.state.set('c', 'a')
+    db.transaction((tx) => {
+      const v = tx.state.getVersioned('c')!
+      expect(tx.state.cas('c', v.version + 1, 'x')).toBeNull()
+      expect(tx.state.cas('c', v.version, 'b')).toBe(2)
+      expect(tx.state.init('c', 'z')).toBeNull()
+      expect(tx.state.init('fresh', 0)).toBe(1)
+      tx.state.update('fresh', (n) => (n as number) + 5)
+      expect(tx.state.get('fresh')).toBe(5)
+    })
+    expect(db.state.get('c')).toBe('b')
+    expect(db.state.get('fresh')).toBe(5)
+  })
+
+  it('readOnly refuses writes with READ_ONLY and sees one snapshot', () => {
+    const db = Strata.cache()
+    db.kv.put('a', 1)
+    db.transaction(
+      (tx) => {
+        db.kv.put('a', 2)
+        expect(tx.kv.get('a')).toBe(1)
+        expectCode(() => tx.kv.put('b', 1), 'READ_ONLY')
+        expectCode(() => tx.state.cas('c', null, 1), 'READ_ONLY')
+        expectCode(() => tx.kv.delete('a'), 'READ_ONLY')
+      },
+      { readOnly: true },
+    )
+  })
+
+  it('acts on the handle current branch and space', () => {
+    const db = Strata.cache()
+    const name = uniq('txb')
+    db.forkBranch(name)
+    db.setBranch(name)
+    db.setSpace('notes')
+    db.transaction((tx) => tx.kv.put('k', 'in branch and space'))
+    expect(db.kv.get('k')).toBe('in branch and space')
+    db.setSpace('default')
+    expect(db.kv.get('k')).toBeNull()
+    db.setBranch('default')
+    db.setSpace('notes')
+    expect(db.kv.get('k')).toBeNull()
+  })
+
+  it('begin/commit/rollback, and a finished transaction is CLOSED', () => {
+    const db = Strata.cache()
+    const tx = db.begin()
+    tx.kv.put('a', 1)
+    expect(db.kv.get('a')).toBeNull()
+    tx.commit()
+    expect(db.kv.get('a')).toBe(1)
+    expectCode(() => tx.kv.put('b', 1), 'CLOSED')
+    expectCode(() => tx.commit(), 'CLOSED')
+    const tx2 = db.begin()
+    tx2.kv.put('c', 1)
+    tx2.rollback()
+    tx2.rollback()
+    expect(db.kv.get('c')).toBeNull()
+    const ro = db.begin({ readOnly: true })
+    expectCode(() => ro.kv.put('d', 1), 'READ_ONLY')
+  })
+
+  it('reads with asOf and history inside a transaction see committed data', () => {
+    const db = Strata.cache()
+    db.kv.put('k', 'old')
+    const t = db.kv.getVersioned('k')!.timestamp
+    db.kv.put('k', 'new')
+    db.transaction((tx) => {
+      expect(tx.kv.get('k', { asOf: t })).toBe('old')
+      expect(tx.kv.history('k').map((e) => e.value)).toEqual(['new', 'old'])
+      expect(tx.kv.get('k')).toBe('new')
+    })
+  })
+
+  it('rejects bad arguments and options', () => {
+    const db = Strata.cache()
+    expectCode(() => db.transaction((() => 1) as never, { retry: 1 } as never), 'INVALID_VALUE', 'retry')
+    expectCode(() => db.transaction('nope' as never), 'INVALID_VALUE')
+    expectCode(() => db.transaction(() => 1, { retries: -1 }), 'INVALID_VALUE')
+    expectCode(() => db.begin({ readonly: true } as never), 'INVALID_VALUE')
+    expectCode(() => db.transaction((tx) => tx.kv.put('k', undefined as never)), 'INVALID_VALUE', '$')
+    expectCode(() => db.at(1).transaction((tx) => tx.kv.put('k', 1)), 'READ_ONLY')
+    db.close()
+    expectCode(() => db.transaction(() => 1), 'CLOSED')
+    expectCode(() => db.begin(), 'CLOSED')
+  })
+
+  it('a transaction on a branch deleted meanwhile fails with BRANCH_NOT_FOUND', () => {
+    const db = Strata.cache()
+    const name = uniq('gone')
+    db.forkBranch(name)
+    const other = db.branch(name)
+    const tx = other.begin()
+    tx.kv.put('k', 1)
+    db.deleteBranch(name)
+    expectCode(() => tx.commit(), 'BRANCH_NOT_FOUND')
+  })
+
+  it('transfers between accounts keep the total constant under interleaving', async () => {
+    const db = Strata.cache()
+    const accounts = 5
+    for (let i = 0; i < accounts; i++) db.state.set(`acct:${i}`, 100)
+    const agents = Array.from({ length: 8 }, async (_, a) => {
+      for (let i = 0; i < 40; i++) {
+        await db.transaction(
+          async (tx) => {
+            const from = `acct:${(a + i) % accounts}`
+            const to = `acct:${(a + 2 * i + 1) % accounts}`
+            const x = tx.state.get(from) as number
+            const y = tx.state.get(to) as number
+            await new Promise((r) => setImmediate(r))
+            if (from === to) return
+            tx.state.set(from, x - 1)
+            tx.state.set(to, y + 1)
+          },
+          { retries: 1000 },
+        )
+      }
+    })
+    await Promise.all(agents)
+    let total = 0
+    for (let i = 0; i < accounts; i++) total += db.state.get(`acct:${i}`) as number
+    expect(total).toBe(accounts * 100)
+  })
+})
