@@ -15,9 +15,10 @@ pub type Entries = imbl::OrdMap<StoreKey, Head>;
 /// Branch ids are never reused, so a handle on a deleted branch can tell it is gone even if the name comes back.
 pub type BranchId = u64;
 
-/// How a branch came to be: forked from the branch called `parent_name` at timestamp `at`.
+/// How a branch came to be: forked from `parent` (then called `parent_name`) at timestamp `at`.
 #[derive(Clone)]
 pub struct Fork {
+    pub parent: BranchId,
     pub parent_name: String,
     pub at: u64,
 }
@@ -48,12 +49,12 @@ impl Branch {
         }
     }
 
-    /// A new branch that holds exactly what `self` holds now, sharing all of it.
-    pub fn fork(&self, name: String, at: u64) -> Branch {
+    /// A new branch that holds exactly what `self` (whose id is `parent`) holds now, sharing all of it.
+    pub fn fork(&self, parent: BranchId, name: String, at: u64) -> Branch {
         Branch {
             name,
             created_at: at,
-            fork: Some(Arc::new(Fork { parent_name: self.name.clone(), at })),
+            fork: Some(Arc::new(Fork { parent, parent_name: self.name.clone(), at })),
             entries: self.entries.clone(),
             spaces: self.spaces.clone(),
             oldest: self.oldest,

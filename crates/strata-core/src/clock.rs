@@ -21,6 +21,16 @@ impl Clock {
         self.last = (self.wall)().max(self.last + 1);
         self.last
     }
+
+    /// Never hands out a timestamp at or before `ts` (recovery replays timestamps it did not hand out).
+    pub fn observe(&mut self, ts: u64) {
+        self.last = self.last.max(ts);
+    }
+
+    /// The last timestamp handed out or observed.
+    pub fn last(&self) -> u64 {
+        self.last
+    }
 }
 
 /// The wall clock of platforms with `std::time`.

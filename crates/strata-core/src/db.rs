@@ -8,29 +8,22 @@ use parking_lot::RwLock;
 
 use crate::branch::{Branch, BranchId, BranchInfo, Entries};
 use crate::clock::{Clock, WallClock};
-use crate::error::{fail, Result};
+use crate::error::{fail, Error, ErrorCode, Result};
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey, DEFAULT_SPACE};
 use crate::names::{check_key, check_name};
+use crate::ops::{Op, Write};
+use crate::persist::{OpenOptions, Persist};
+use crate::snapshot;
+use crate::storage::Storage;
 use crate::value;
-use crate::version::{Bytes, Head, Version};
+use crate::version::{Head, Version};
 
 pub const DEFAULT_BRANCH: &str = "default";
 
-/// One write of a commit: `None` deletes (writes a tombstone). `origin` is set when a merge copies a version.
-pub(crate) struct Write {
-    pub key: StoreKey,
-    pub value: Option<Bytes>,
-    pub origin: Option<u64>,
-}
-
-impl Write {
-    pub fn new(key: StoreKey, value: Option<Bytes>) -> Write {
-        Write { key, value, origin: None }
-    }
-}
-
 pub struct Database {
     inner: RwLock<Inner>,
+    /// The directory of an on-disk database; `None` in memory.
+    persist: Option<Persist>,
 }
 
 pub(crate) struct Inner {
@@ -42,24 +35,60 @@ pub(crate) struct Inner {
     pub next_branch: BranchId,
     pub spaces: Vec<String>,
     pub space_ids: HashMap<String, SpaceId>,
-    /// The source's entries at the last merge between two branches, keyed by (smaller id, larger id): what the
-    /// target has seen of the source, including what it chose not to take.
-    pub merge_bases: HashMap<(BranchId, BranchId), Entries>,
+    /// At the last merge between two branches (keyed by smaller id, larger id): the source and its entries then,
+    /// which is what the target has seen of it, including what it chose not to take.
+    pub merge_bases: HashMap<(BranchId, BranchId), (BranchId, Entries)>,
 }
 
 impl Inner {
+    fn empty(wall: WallClock) -> Inner {
+        let mut clock = Clock::new(wall);
+        let created = clock.tick();
+        Inner {
+            clock,
+            branches: HashMap::from([(0, Branch::empty(DEFAULT_BRANCH.to_string(), created))]),
+            by_name: BTreeMap::from([(DEFAULT_BRANCH.to_string(), 0)]),
+            deleted: HashMap::new(),
+            next_branch: 1,
+            spaces: vec!["default".to_string()],
+            space_ids: HashMap::from([("default".to_string(), DEFAULT_SPACE)]),
+            merge_bases: HashMap::new(),
+        }
+    }
+
+    fn restore(s: snapshot::State, wall: WallClock) -> Inner {
+        let mut clock = Clock::new(wall);
+        clock.observe(s.clock);
+        Inner {
+            clock,
+            by_name: s.branches.iter().map(|(id, b)| (b.name.clone(), *id)).collect(),
+            branches: s.branches.into_iter().collect(),
+            deleted: s.deleted.into_iter().collect(),
+            next_branch: s.next_branch,
+            space_ids: s.spaces.iter().enumerate().map(|(i, n)| (n.clone(), i as SpaceId)).collect(),
+            spaces: s.spaces,
+            merge_bases: s.merge_bases.into_iter().collect(),
+        }
+    }
+
+    /// Everything a snapshot holds, cloned out: O(branches), since every map is persistent.
+    fn capture(&self, next_log: u64) -> snapshot::State {
+        snapshot::State {
+            next_log,
+            clock: self.clock.last(),
+            next_branch: self.next_branch,
+            spaces: self.spaces.clone(),
+            branches: self.branches.iter().map(|(id, b)| (*id, b.clone())).collect(),
+            deleted: self.deleted.iter().map(|(id, n)| (*id, n.clone())).collect(),
+            merge_bases: self.merge_bases.iter().map(|(k, v)| (*k, v.clone())).collect(),
+        }
+    }
+
     pub fn branch(&self, id: BranchId) -> Result<&Branch> {
         match self.branches.get(&id) {
             Some(b) => Ok(b),
             None => self.missing(id),
         }
-    }
-
-    pub fn branch_mut(&mut self, id: BranchId) -> Result<&mut Branch> {
-        if !self.branches.contains_key(&id) {
-            return self.missing(id);
-        }
-        Ok(self.branches.get_mut(&id).expect("checked above"))
     }
 
     fn missing<T>(&self, id: BranchId) -> Result<T> {
@@ -71,70 +100,114 @@ impl Inner {
         }
     }
 
-    /// Applies `writes` to a branch as one commit at one timestamp; returns each key's new version.
-    pub fn commit(&mut self, branch: BranchId, writes: Vec<Write>) -> Result<Vec<u64>> {
-        self.branch(branch)?;
-        if writes.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Hosts pass space ids as numbers; only ids this database handed out may reach a branch.
-        if let Some(w) = writes.iter().find(|w| keyspace::decode(&w.key).space as usize >= self.spaces.len()) {
-            return fail!(InvalidValue, "unknown space id {}; get ids from space_id", keyspace::decode(&w.key).space);
-        }
-        let ts = self.clock.tick();
-        let b = self.branch_mut(branch)?;
-        let mut versions = Vec::with_capacity(writes.len());
-        for w in writes {
-            b.spaces.insert(keyspace::decode(&w.key).space);
-            let prev = b.entries.get(&w.key).map(|h| h.0.clone());
-            let version = prev.as_ref().map_or(1, |p| p.version + 1);
-            b.entries.insert(
-                w.key,
-                Head(Arc::new(Version {
-                    version,
-                    timestamp: ts,
-                    origin: w.origin.unwrap_or(ts),
-                    value: w.value,
-                    prev,
-                })),
-            );
-            versions.push(version);
-        }
-        b.record_write(ts);
-        Ok(versions)
-    }
-
     pub fn head(&self, branch: BranchId, key: &[u8]) -> Result<Option<&Arc<Version>>> {
         Ok(self.branch(branch)?.entries.get(key).map(|h| &h.0))
+    }
+
+    /// A commit of `writes` to `branch` at the next timestamp (nothing for no writes).
+    pub fn commit_op(&mut self, branch: BranchId, writes: Vec<Write>) -> Vec<Op> {
+        if writes.is_empty() {
+            return Vec::new();
+        }
+        vec![Op::Commit { branch, at: self.clock.tick(), writes }]
     }
 }
 
 impl Database {
-    /// An empty database with the `default` branch.
+    /// An empty in-memory database with the `default` branch.
     pub fn new(wall: WallClock) -> Database {
-        let mut clock = Clock::new(wall);
-        let created = clock.tick();
-        let mut inner = Inner {
-            clock,
-            branches: HashMap::new(),
-            by_name: BTreeMap::new(),
-            deleted: HashMap::new(),
-            next_branch: 1,
-            spaces: vec!["default".to_string()],
-            space_ids: HashMap::from([("default".to_string(), DEFAULT_SPACE)]),
-            merge_bases: HashMap::new(),
+        Database { inner: RwLock::new(Inner::empty(wall)), persist: None }
+    }
+
+    /// Opens the database stored in `storage` (a new, empty directory becomes an empty database): takes the
+    /// directory lock, loads the last snapshot, replays the log after it.
+    pub fn open(storage: Arc<dyn Storage>, options: OpenOptions, wall: WallClock) -> Result<Database> {
+        let (persist, recovered) = Persist::open(storage, options)?;
+        let fresh = recovered.snapshot.is_none();
+        let mut inner = match recovered.snapshot {
+            Some(s) => Inner::restore(s, wall),
+            None => Inner::empty(wall),
         };
-        inner.branches.insert(0, Branch::empty(DEFAULT_BRANCH.to_string(), created));
-        inner.by_name.insert(DEFAULT_BRANCH.to_string(), 0);
-        Database { inner: RwLock::new(inner) }
+        for (file, ops) in recovered.commits {
+            for op in &ops {
+                inner.check(op).map_err(|e| {
+                    Error::new(ErrorCode::Corrupt, format!("{file} holds a commit that does not apply: {}", e.message))
+                })?;
+            }
+            ops.into_iter().for_each(|op| {
+                inner.apply(op);
+            });
+        }
+        if fresh && !options.read_only {
+            persist.initialize(&inner.capture(persist.generation()))?;
+        }
+        Ok(Database { inner: RwLock::new(inner), persist: Some(persist) })
     }
 
     pub(crate) fn read(&self) -> parking_lot::RwLockReadGuard<'_, Inner> {
         self.inner.read()
     }
 
-    pub(crate) fn write(&self) -> parking_lot::RwLockWriteGuard<'_, Inner> {
-        self.inner.write()
+    /// Runs a change: `build` looks at the state under the write lock and returns the ops to apply (and a result
+    /// for the caller). The ops are checked, logged, applied, and the lock released before waiting for durability.
+    pub(crate) fn run<R>(&self, build: impl FnOnce(&mut Inner) -> Result<(Vec<Op>, R)>) -> Result<(Vec<u64>, R)> {
+        if self.persist.as_ref().is_some_and(|p| p.options().read_only) {
+            return fail!(ReadOnly, "this database was opened with readOnly: true; open it without to write");
+        }
+        let mut inner = self.inner.write();
+        let (ops, result) = build(&mut inner)?;
+        if ops.is_empty() {
+            return Ok((Vec::new(), result));
+        }
+        for op in &ops {
+            inner.check(op)?;
+        }
+        let record = match &self.persist {
+            Some(p) => Some(p.append(&ops)?),
+            None => None,
+        };
+        let mut versions = Vec::new();
+        for op in ops {
+            let v = inner.apply(op);
+            if !v.is_empty() {
+                versions = v;
+            }
+        }
+        drop(inner);
+        if let (Some(p), Some(n)) = (&self.persist, record) {
+            p.wait(n)?;
+            if p.wants_checkpoint() {
+                self.checkpoint()?;
+            }
+        }
+        Ok((versions, result))
+    }
+
+    /// Writes a snapshot and drops the log it covers. Writers wait only while the log moves to a new file.
+    pub fn checkpoint(&self) -> Result<()> {
+        let Some(p) = &self.persist else { return Ok(()) };
+        if p.options().read_only {
+            return fail!(ReadOnly, "this database was opened with readOnly: true; checkpoint needs a writer");
+        }
+        let state = {
+            let inner = self.inner.write();
+            let next = p.rotate()?;
+            inner.capture(next)
+        };
+        p.install(&state)
+    }
+
+    /// Makes every acknowledged write durable now.
+    pub fn flush(&self) -> Result<()> {
+        match &self.persist {
+            Some(p) => p.sync(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the database lives on disk.
+    pub fn is_durable(&self) -> bool {
+        self.persist.is_some()
     }
 
     // ---- branches -------------------------------------------------------------------------------------------
@@ -157,22 +230,23 @@ impl Database {
     /// Adds branch `name`: empty, or a fork of `from`.
     fn add_branch(&self, name: &str, from: Option<BranchId>) -> Result<BranchId> {
         check_name("branch", name)?;
-        let mut inner = self.write();
-        if inner.by_name.contains_key(name) {
-            return fail!(BranchExists, "branch {name:?} already exists; pick another name or deleteBranch it first");
-        }
-        if let Some(from) = from {
-            inner.branch(from)?;
-        }
-        let at = inner.clock.tick();
-        let branch = match from {
-            Some(from) => inner.branches[&from].fork(name.to_string(), at),
-            None => Branch::empty(name.to_string(), at),
-        };
-        let id = inner.next_branch;
-        inner.next_branch += 1;
-        inner.by_name.insert(name.to_string(), id);
-        inner.branches.insert(id, branch);
+        let (_, id) = self.run(|inner| {
+            if inner.by_name.contains_key(name) {
+                return fail!(
+                    BranchExists,
+                    "branch {name:?} already exists; pick another name or deleteBranch it first"
+                );
+            }
+            if let Some(from) = from {
+                inner.branch(from)?;
+            }
+            let (id, at, name) = (inner.next_branch, inner.clock.tick(), name.to_string());
+            let op = match from {
+                Some(from) => Op::ForkBranch { id, name, from, at },
+                None => Op::CreateBranch { id, name, at },
+            };
+            Ok((vec![op], id))
+        })?;
         Ok(id)
     }
 
@@ -191,13 +265,10 @@ impl Database {
         if name == DEFAULT_BRANCH {
             return fail!(InvalidName, "the default branch cannot be deleted");
         }
-        let mut inner = self.write();
-        let Some(id) = inner.by_name.remove(name) else {
-            return fail!(BranchNotFound, "no branch named {name:?} to delete");
-        };
-        inner.branches.remove(&id);
-        inner.deleted.insert(id, name.to_string());
-        inner.merge_bases.retain(|(a, b), _| *a != id && *b != id);
+        self.run(|inner| match inner.by_name.get(name) {
+            Some(id) => Ok((vec![Op::DeleteBranch { id: *id }], ())),
+            None => fail!(BranchNotFound, "no branch named {name:?} to delete"),
+        })?;
         Ok(())
     }
 
@@ -233,13 +304,13 @@ impl Database {
         if let Some(id) = self.read().space_ids.get(name) {
             return Ok(*id);
         }
-        let mut inner = self.write();
-        if let Some(id) = inner.space_ids.get(name) {
-            return Ok(*id);
-        }
-        let id = inner.spaces.len() as SpaceId;
-        inner.spaces.push(name.to_string());
-        inner.space_ids.insert(name.to_string(), id);
+        let (_, id) = self.run(|inner| {
+            if let Some(id) = inner.space_ids.get(name) {
+                return Ok((Vec::new(), *id));
+            }
+            let id = inner.spaces.len() as SpaceId;
+            Ok((vec![Op::AddSpace { id, name: name.to_string() }], id))
+        })?;
         Ok(id)
     }
 
@@ -257,29 +328,29 @@ impl Database {
             return fail!(InvalidName, "the default space cannot be deleted");
         }
         check_name("space", name)?;
-        let mut inner = self.write();
-        let b = inner.branch(branch)?;
-        let Some(&space) = inner.space_ids.get(name).filter(|s| b.spaces.contains(s)) else {
-            return Ok(false);
-        };
-        let live: Vec<StoreKey> = Namespace::ALL
-            .into_iter()
-            .flat_map(|ns| scan(&b.entries, ns, space, "", None))
-            .filter(|(_, h)| h.is_live())
-            .map(|(k, _)| k.clone())
-            .collect();
-        if !live.is_empty() && !force {
-            return fail!(
-                InvalidName,
-                "space {name:?} holds {} live keys; pass {{ force: true }} to delete it with them",
-                live.len()
-            );
-        }
-        if !live.is_empty() {
-            inner.commit(branch, live.into_iter().map(|key| Write::new(key, None)).collect())?;
-        }
-        inner.branch_mut(branch)?.spaces.remove(&space);
-        Ok(true)
+        let (_, existed) = self.run(|inner| {
+            let b = inner.branch(branch)?;
+            let Some(&space) = inner.space_ids.get(name).filter(|s| b.spaces.contains(s)) else {
+                return Ok((Vec::new(), false));
+            };
+            let live: Vec<StoreKey> = Namespace::ALL
+                .into_iter()
+                .flat_map(|ns| scan(&b.entries, ns, space, "", None))
+                .filter(|(_, h)| h.is_live())
+                .map(|(k, _)| k.clone())
+                .collect();
+            if !live.is_empty() && !force {
+                return fail!(
+                    InvalidName,
+                    "space {name:?} holds {} live keys; pass {{ force: true }} to delete it with them",
+                    live.len()
+                );
+            }
+            let mut ops = inner.commit_op(branch, live.into_iter().map(|key| Write::new(key, None)).collect());
+            ops.push(Op::RemoveSpace { branch, space });
+            Ok((ops, true))
+        })?;
+        Ok(existed)
     }
 
     // ---- reads ----------------------------------------------------------------------------------------------
@@ -346,19 +417,21 @@ impl Database {
         check_key(key)?;
         value::validate(value)?;
         let write = Write::new(keyspace::store_key(ns, space, key), Some(Arc::from(value)));
-        Ok(self.write().commit(branch, vec![write])?[0])
+        let (versions, _) = self.run(|inner| Ok((inner.commit_op(branch, vec![write]), ())))?;
+        Ok(versions[0])
     }
 
     /// Deletes a key (writes a tombstone); returns whether a live value existed. Deleting nothing writes nothing.
     pub fn delete(&self, ns: Namespace, branch: BranchId, space: SpaceId, key: &str) -> Result<bool> {
         check_key(key)?;
         let k = keyspace::store_key(ns, space, key);
-        let mut inner = self.write();
-        if !inner.head(branch, &k)?.is_some_and(|h| h.is_live()) {
-            return Ok(false);
-        }
-        inner.commit(branch, vec![Write::new(k, None)])?;
-        Ok(true)
+        let (_, live) = self.run(|inner| {
+            if !inner.head(branch, &k)?.is_some_and(|h| h.is_live()) {
+                return Ok((Vec::new(), false));
+            }
+            Ok((inner.commit_op(branch, vec![Write::new(k.clone(), None)]), true))
+        })?;
+        Ok(live)
     }
 
     /// Writes `value` only if the key's live version is `expected` (`None`: only if the key has no live value).
@@ -378,12 +451,14 @@ impl Database {
         }
         value::validate(value)?;
         let k = keyspace::store_key(ns, space, key);
-        let mut inner = self.write();
-        let current = inner.head(branch, &k)?.filter(|h| h.is_live()).map(|h| h.version);
-        if current != expected {
-            return Ok(None);
-        }
-        Ok(Some(inner.commit(branch, vec![Write::new(k, Some(Arc::from(value)))])?[0]))
+        let (versions, _) = self.run(|inner| {
+            let current = inner.head(branch, &k)?.filter(|h| h.is_live()).map(|h| h.version);
+            if current != expected {
+                return Ok((Vec::new(), ()));
+            }
+            Ok((inner.commit_op(branch, vec![Write::new(k.clone(), Some(Arc::from(value)))]), ()))
+        })?;
+        Ok(versions.first().copied())
     }
 }
 

@@ -28,7 +28,8 @@ pub const DEFAULT_SPACE: SpaceId = 0;
 /// An encoded map key.
 pub type StoreKey = Arc<[u8]>;
 
-const HEADER: usize = 5;
+/// Bytes before the user key: namespace and space id.
+pub const HEADER: usize = 5;
 
 pub fn store_key(ns: Namespace, space: SpaceId, key: &str) -> StoreKey {
     let mut k = Vec::with_capacity(HEADER + key.len());
@@ -47,6 +48,11 @@ pub struct Decoded<'a> {
     pub ns: Namespace,
     pub space: SpaceId,
     pub key: &'a str,
+}
+
+/// The namespace of an encoded key, if its first byte names one.
+pub fn namespace_of(k: &[u8]) -> Option<Namespace> {
+    k.first().copied().and_then(Namespace::from_u8)
 }
 
 pub fn decode(k: &[u8]) -> Decoded<'_> {

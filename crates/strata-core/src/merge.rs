@@ -13,9 +13,10 @@ use std::sync::Arc;
 use imbl::ordmap::DiffItem;
 
 use crate::branch::{BranchId, Entries};
-use crate::db::{Database, Write};
+use crate::db::Database;
 use crate::error::{fail, Result};
 use crate::keyspace::{self, Namespace, StoreKey};
+use crate::ops::{Op, Write};
 use crate::version::{Bytes, Version};
 
 /// How a merge resolves keys changed on both sides.
@@ -103,41 +104,40 @@ impl Database {
             return fail!(InvalidName, "cannot merge a branch into itself");
         }
         let pair = (source.min(target), source.max(target));
-        let mut inner = self.write();
-        let (s, t) = (inner.branch(source)?, inner.branch(target)?);
-        let last_merge = inner.merge_bases.get(&pair);
-        let mut writes = Vec::new();
-        let mut conflicts = Vec::new();
-        for (k, ours_head, theirs_head) in differing(&t.entries, &s.entries) {
-            let (ours, theirs) = (live(ours_head), live(theirs_head));
-            let Some(theirs_head) = theirs_head else {
-                continue;
-            };
-            if ours == theirs {
-                continue;
-            }
-            let base = common_version(theirs_head, ours_head, last_merge.and_then(|m| m.get(k)).map(|h| &h.0));
-            let before = live(base);
-            if theirs == before {
-                continue;
-            }
-            if ours != before {
-                conflicts.push(keyspace::decode(k).key.to_string());
-                if strategy != Strategy::Theirs {
+        let (_, report) = self.run(|inner| {
+            let (s, t) = (inner.branch(source)?, inner.branch(target)?);
+            let last_merge = inner.merge_bases.get(&pair).map(|(_, seen)| seen);
+            let mut writes = Vec::new();
+            let mut conflicts = Vec::new();
+            for (k, ours_head, theirs_head) in differing(&t.entries, &s.entries) {
+                let (ours, theirs) = (live(ours_head), live(theirs_head));
+                let Some(theirs_head) = theirs_head else { continue };
+                if ours == theirs {
                     continue;
                 }
+                let base = common_version(theirs_head, ours_head, last_merge.and_then(|m| m.get(k)).map(|h| &h.0));
+                let before = live(base);
+                if theirs == before {
+                    continue;
+                }
+                if ours != before {
+                    conflicts.push(keyspace::decode(k).key.to_string());
+                    if strategy != Strategy::Theirs {
+                        continue;
+                    }
+                }
+                writes.push(Write { key: k.clone(), value: theirs.cloned(), origin: Some(theirs_head.origin) });
             }
-            writes.push(Write { key: k.clone(), value: theirs.cloned(), origin: Some(theirs_head.origin) });
-        }
-        conflicts.sort();
-        conflicts.dedup();
-        if strategy == Strategy::Strict && !conflicts.is_empty() {
-            return Ok(MergeReport { applied: 0, conflicts, committed: false });
-        }
-        let source_entries = s.entries.clone();
-        let applied = writes.len();
-        inner.commit(target, writes)?;
-        inner.merge_bases.insert(pair, source_entries);
-        Ok(MergeReport { applied, conflicts, committed: true })
+            conflicts.sort();
+            conflicts.dedup();
+            if strategy == Strategy::Strict && !conflicts.is_empty() {
+                return Ok((Vec::new(), MergeReport { applied: 0, conflicts, committed: false }));
+            }
+            let applied = writes.len();
+            let mut ops = inner.commit_op(target, writes);
+            ops.push(Op::RecordMerge { source, target });
+            Ok((ops, MergeReport { applied, conflicts, committed: true }))
+        })?;
+        Ok(report)
     }
 }

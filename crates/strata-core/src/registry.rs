@@ -1,5 +1,6 @@
-//! One engine per database per process: every open of the same named in-memory database (from any thread)
-//! reaches the same `Database`, which lives until the last handle drops it.
+//! One engine per database per process: every open of the same named in-memory database, or of the same
+//! directory (symlinks resolved), from any thread, reaches the same `Database`, which lives until the last handle
+//! drops it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -14,6 +15,8 @@ fn named() -> &'static Mutex<HashMap<String, Weak<Database>>> {
 
 /// The process-wide in-memory database called `name`, created on first use.
 pub fn named_memory(name: &str, wall: WallClock) -> Arc<Database> {
+    let name = format!("memory:{name}");
+    let name = name.as_str();
     // A panic elsewhere while holding the lock leaves the map itself intact, so a poisoned lock is still usable.
     let mut map = named().lock().unwrap_or_else(|e| e.into_inner());
     if let Some(db) = map.get(name).and_then(Weak::upgrade) {
@@ -23,6 +26,51 @@ pub fn named_memory(name: &str, wall: WallClock) -> Arc<Database> {
     let db = Arc::new(Database::new(wall));
     map.insert(name.to_string(), Arc::downgrade(&db));
     db
+}
+
+/// The process-wide engine of the database in directory `dir`, opened on first use. A read-only open gets an
+/// engine of its own: it sees the directory as of its open, not the writer's later changes.
+#[cfg(not(target_family = "wasm"))]
+pub fn open_dir(dir: &str, create: bool, options: crate::OpenOptions, wall: WallClock) -> crate::Result<Arc<Database>> {
+    use crate::error::{Error, ErrorCode};
+    use crate::storage::FsStorage;
+
+    let storage = FsStorage::open(dir, create).map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::NotFound {
+            "does not exist (pass create: true)"
+        } else {
+            "cannot be opened"
+        };
+        Error::new(ErrorCode::Io, format!("{dir} {code}: {e}"))
+    })?;
+    let path = storage.path();
+    if options.read_only {
+        return Ok(Arc::new(Database::open(Arc::new(storage), options, wall)?));
+    }
+    let key = format!("dir:{path}");
+    let mut map = named().lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(db) = map.get(&key).and_then(Weak::upgrade) {
+        return Ok(db);
+    }
+    let db = Arc::new(Database::open(Arc::new(storage), options, wall)?);
+    if options.durability == crate::Durability::Standard {
+        sync_in_background(&db);
+    }
+    map.insert(key, Arc::downgrade(&db));
+    Ok(db)
+}
+
+/// `Standard` durability: fsync what was written at least every 100 ms, from a thread that lives as long as the
+/// database does.
+#[cfg(not(target_family = "wasm"))]
+fn sync_in_background(db: &Arc<Database>) {
+    let weak = Arc::downgrade(db);
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let Some(db) = weak.upgrade() else { break };
+        // An error here reappears on the next write or flush, which is where it can be reported.
+        let _ = db.flush();
+    });
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::branch::{BranchId, Entries};
-use crate::db::{scan, Database, Write};
+use crate::db::{scan, Database};
 use crate::error::{fail, Result};
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
 use crate::names::check_key;
+use crate::ops::Write;
 use crate::value;
 use crate::version::{Bytes, Version};
 
@@ -216,25 +217,27 @@ impl Transaction {
         if self.writes.is_empty() {
             return Ok(());
         }
-        let db = self.db.clone();
-        let mut inner = db.write();
-        let branch = inner.branch(self.branch)?;
-        let changed: Vec<&str> = self
-            .observed
-            .iter()
-            .filter(|(k, v)| branch.entries.get(*k).map_or(0, |h| h.version) != **v)
-            .map(|(k, _)| keyspace::decode(k).key)
-            .collect();
-        if !changed.is_empty() {
-            return fail!(
-                Conflict,
-                "transaction conflicts: {} key(s) it read or wrote changed since it began ({}); run it again",
-                changed.len(),
-                changed.iter().take(5).copied().collect::<Vec<_>>().join(", ")
-            );
-        }
-        let writes = std::mem::take(&mut self.writes).into_iter().map(|(key, value)| Write::new(key, value)).collect();
-        inner.commit(self.branch, writes)?;
+        let observed = std::mem::take(&mut self.observed);
+        let writes: Vec<Write> =
+            std::mem::take(&mut self.writes).into_iter().map(|(key, value)| Write::new(key, value)).collect();
+        let branch = self.branch;
+        self.db.run(|inner| {
+            let entries = &inner.branch(branch)?.entries;
+            let changed: Vec<&str> = observed
+                .iter()
+                .filter(|(k, v)| entries.get(*k).map_or(0, |h| h.version) != **v)
+                .map(|(k, _)| keyspace::decode(k).key)
+                .collect();
+            if !changed.is_empty() {
+                return fail!(
+                    Conflict,
+                    "transaction conflicts: {} key(s) it read or wrote changed since it began ({}); run it again",
+                    changed.len(),
+                    changed.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+                );
+            }
+            Ok((inner.commit_op(branch, writes), ()))
+        })?;
         Ok(())
     }
 

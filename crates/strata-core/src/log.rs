@@ -1,0 +1,93 @@
+//! The write-ahead log: one record per commit, so a crash leaves each commit whole or absent.
+//!
+//! A log file starts with a header (`MAGIC`, format version). Each record is `[length u32 LE][crc32c u32 LE]`
+//! followed by `length` bytes of payload: the commit's ops as MessagePack. Logs are numbered generations
+//! (`log-00000001.wal`, ...); a checkpoint starts a new generation and deletes the ones its snapshot covers.
+
+use crate::error::{fail, Error, ErrorCode, Result};
+use crate::ops::Op;
+
+pub const MAGIC: &[u8; 8] = b"STRATLOG";
+/// The log format this build writes and reads.
+pub const FORMAT: u32 = 1;
+pub const HEADER_LEN: usize = 16;
+const RECORD_HEADER: usize = 8;
+
+pub fn file_name(generation: u64) -> String {
+    format!("log-{generation:08}.wal")
+}
+
+pub fn header() -> Vec<u8> {
+    let mut h = Vec::with_capacity(HEADER_LEN);
+    h.extend_from_slice(MAGIC);
+    h.extend_from_slice(&FORMAT.to_le_bytes());
+    h.extend_from_slice(&0u32.to_le_bytes());
+    h
+}
+
+/// Frames one commit's ops as a record.
+pub fn record(ops: &[Op]) -> Vec<u8> {
+    let payload = rmp_serde::to_vec(ops).expect("ops always serialize");
+    let mut r = Vec::with_capacity(RECORD_HEADER + payload.len());
+    r.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    r.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+    r.extend_from_slice(&payload);
+    r
+}
+
+/// What reading a log found: its commits, and where a torn last record begins (to be cut off), if any.
+pub struct Contents {
+    pub commits: Vec<Vec<Op>>,
+    pub torn_at: Option<usize>,
+}
+
+fn corrupt(file: &str, offset: usize, what: &str) -> Error {
+    Error::new(ErrorCode::Corrupt, format!("{file} is damaged at byte {offset}: {what}; restore it from a backup"))
+}
+
+/// Checks a file header: a wrong magic is damage, a newer format is a database this build cannot read.
+pub fn check_header(file: &str, bytes: &[u8], magic: &[u8; 8], format: u32) -> Result<()> {
+    if bytes.len() < HEADER_LEN || &bytes[..8] != magic {
+        return Err(corrupt(file, 0, "the file header is not a stratadb header"));
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version > format {
+        return fail!(
+            Unsupported,
+            "{file} was written by format version {version}; this stratadb reads versions up to {format}: upgrade stratadb"
+        );
+    }
+    Ok(())
+}
+
+/// Reads a whole log file. A record cut short at the very end, or a last record whose checksum fails, is a torn
+/// write from a crash: reported in `torn_at`, not an error. Damage anywhere before the last record is `CORRUPT`.
+pub fn read(file: &str, bytes: &[u8]) -> Result<Contents> {
+    check_header(file, bytes, MAGIC, FORMAT)?;
+    let mut commits = Vec::new();
+    let mut at = HEADER_LEN;
+    while at < bytes.len() {
+        let rest = bytes.len() - at;
+        if rest < RECORD_HEADER {
+            return Ok(Contents { commits, torn_at: Some(at) });
+        }
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
+        let end = at + RECORD_HEADER + len;
+        if end > bytes.len() {
+            return Ok(Contents { commits, torn_at: Some(at) });
+        }
+        let payload = &bytes[at + RECORD_HEADER..end];
+        if crc32c::crc32c(payload) != crc {
+            if end == bytes.len() {
+                return Ok(Contents { commits, torn_at: Some(at) });
+            }
+            return Err(corrupt(file, at, "a record's checksum does not match"));
+        }
+        let ops: Vec<Op> = rmp_serde::from_slice(payload)
+            .map_err(|e| corrupt(file, at, &format!("a record does not decode ({e})")))?;
+        commits.push(ops);
+        at = end;
+    }
+    Ok(Contents { commits, torn_at: None })
+}

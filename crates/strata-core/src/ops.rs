@@ -1,0 +1,191 @@
+//! Every change to a database is an `Op`. Live calls build ops and apply them; an on-disk database also logs
+//! them first, and recovery applies the logged ops again, with the same ids and timestamps, to the same result.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::branch::{Branch, BranchId};
+use crate::db::Inner;
+use crate::error::{fail, Result};
+use crate::keyspace::{self, SpaceId};
+use crate::names::check_key;
+use crate::version::{Bytes, Head, Version};
+
+/// One write of a commit: `None` deletes (writes a tombstone). `origin` is set when a merge copies a version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Write {
+    #[serde(with = "bytes")]
+    pub key: Bytes,
+    #[serde(with = "opt_bytes")]
+    pub value: Option<Bytes>,
+    pub origin: Option<u64>,
+}
+
+impl Write {
+    pub fn new(key: Bytes, value: Option<Bytes>) -> Write {
+        Write { key, value, origin: None }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Op {
+    CreateBranch {
+        id: BranchId,
+        name: String,
+        at: u64,
+    },
+    ForkBranch {
+        id: BranchId,
+        name: String,
+        from: BranchId,
+        at: u64,
+    },
+    DeleteBranch {
+        id: BranchId,
+    },
+    AddSpace {
+        id: SpaceId,
+        name: String,
+    },
+    Commit {
+        branch: BranchId,
+        at: u64,
+        writes: Vec<Write>,
+    },
+    RemoveSpace {
+        branch: BranchId,
+        space: SpaceId,
+    },
+    /// After a merge: remember the source's entries as what the target has seen of it.
+    RecordMerge {
+        source: BranchId,
+        target: BranchId,
+    },
+}
+
+impl Inner {
+    /// Checks that `op` can be applied to the current state, so that nothing is logged that cannot be applied.
+    pub fn check(&self, op: &Op) -> Result<()> {
+        match op {
+            Op::CreateBranch { id, name, .. } | Op::ForkBranch { id, name, .. } => {
+                if self.by_name.contains_key(name) || self.branches.contains_key(id) {
+                    return fail!(BranchExists, "branch {name:?} already exists");
+                }
+                if let Op::ForkBranch { from, .. } = op {
+                    self.branch(*from)?;
+                }
+            }
+            Op::DeleteBranch { id } | Op::RemoveSpace { branch: id, .. } => {
+                self.branch(*id)?;
+            }
+            Op::AddSpace { id, name } => {
+                if *id as usize != self.spaces.len() || self.space_ids.contains_key(name) {
+                    return fail!(Corrupt, "space {name:?} cannot take id {id}");
+                }
+            }
+            Op::Commit { branch, writes, .. } => {
+                self.branch(*branch)?;
+                for w in writes {
+                    if w.key.len() < keyspace::HEADER || keyspace::namespace_of(&w.key).is_none() {
+                        return fail!(Corrupt, "a write has a malformed key");
+                    }
+                    let d = keyspace::decode(&w.key);
+                    // Hosts pass space ids as numbers; only ids this database handed out may reach a branch.
+                    if d.space as usize >= self.spaces.len() {
+                        return fail!(InvalidValue, "unknown space id {}; get ids from space_id", d.space);
+                    }
+                    check_key(d.key)?;
+                }
+            }
+            Op::RecordMerge { source, target } => {
+                self.branch(*source)?;
+                self.branch(*target)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a checked op; for a commit, returns each written key's new version.
+    pub fn apply(&mut self, op: Op) -> Vec<u64> {
+        match op {
+            Op::CreateBranch { id, name, at } => {
+                self.add_branch(id, Branch::empty(name, at), at);
+            }
+            Op::ForkBranch { id, name, from, at } => {
+                let branch = self.branches[&from].fork(from, name, at);
+                self.add_branch(id, branch, at);
+            }
+            Op::DeleteBranch { id } => {
+                if let Some(b) = self.branches.remove(&id) {
+                    self.by_name.remove(&b.name);
+                    self.deleted.insert(id, b.name);
+                }
+                self.merge_bases.retain(|(a, b), _| *a != id && *b != id);
+            }
+            Op::AddSpace { id, name } => {
+                self.spaces.push(name.clone());
+                self.space_ids.insert(name, id);
+            }
+            Op::Commit { branch, at, writes } => return self.commit_at(branch, at, writes),
+            Op::RemoveSpace { branch, space } => {
+                if let Some(b) = self.branches.get_mut(&branch) {
+                    b.spaces.remove(&space);
+                }
+            }
+            Op::RecordMerge { source, target } => {
+                let seen = self.branches[&source].entries.clone();
+                self.merge_bases.insert((source.min(target), source.max(target)), (source, seen));
+            }
+        }
+        Vec::new()
+    }
+
+    fn add_branch(&mut self, id: BranchId, branch: Branch, at: u64) {
+        self.clock.observe(at);
+        self.next_branch = self.next_branch.max(id + 1);
+        self.by_name.insert(branch.name.clone(), id);
+        self.branches.insert(id, branch);
+    }
+
+    fn commit_at(&mut self, branch: BranchId, ts: u64, writes: Vec<Write>) -> Vec<u64> {
+        self.clock.observe(ts);
+        let Some(b) = self.branches.get_mut(&branch) else { return Vec::new() };
+        let mut versions = Vec::with_capacity(writes.len());
+        for w in writes {
+            b.spaces.insert(keyspace::decode(&w.key).space);
+            let prev = b.entries.get(&w.key).map(|h| h.0.clone());
+            let version = prev.as_ref().map_or(1, |p| p.version + 1);
+            let origin = w.origin.unwrap_or(ts);
+            b.entries.insert(w.key, Head(Arc::new(Version { version, timestamp: ts, origin, value: w.value, prev })));
+            versions.push(version);
+        }
+        b.record_write(ts);
+        versions
+    }
+}
+
+/// `Arc<[u8]>` as MessagePack bin, not as an array of numbers.
+pub(crate) mod bytes {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(b: &Bytes, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_bytes(b)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Bytes, D::Error> {
+        Ok(Arc::from(serde_bytes::ByteBuf::deserialize(d)?.into_vec()))
+    }
+}
+
+pub(crate) mod opt_bytes {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(b: &Option<Bytes>, s: S) -> std::result::Result<S::Ok, S::Error> {
+        b.as_deref().map(serde_bytes::Bytes::new).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Bytes>, D::Error> {
+        Ok(Option::<serde_bytes::ByteBuf>::deserialize(d)?.map(|b| Arc::from(b.into_vec())))
+    }
+}
