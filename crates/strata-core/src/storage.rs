@@ -189,11 +189,13 @@ pub struct MemStorage {
     inner: Arc<Mutex<MemDir>>,
 }
 
+/// Called before each append with (file, data); returning `Some(n)` writes only the first n bytes and fails.
+type Fault = Box<dyn FnMut(&str, &[u8]) -> Option<usize> + Send>;
+
 #[derive(Default)]
 struct MemDir {
     files: HashMap<String, MemFile>,
-    /// Called before each append with (file, data); returning Some(n) writes only the first n bytes and fails.
-    fault: Option<Box<dyn FnMut(&str, &[u8]) -> Option<usize> + Send>>,
+    fault: Option<Fault>,
 }
 
 #[derive(Clone, Default)]
