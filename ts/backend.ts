@@ -43,6 +43,17 @@ export interface Binding {
   diff(a: number, b: number): Uint8Array
   merge(source: number, target: number, strategy: string): Uint8Array
   begin(branch: number, readOnly: boolean): TxBinding
+  flush(): void
+  checkpoint(): void
+}
+
+export type Durability = 'always' | 'standard' | 'none'
+
+/** Options of `Strata.open`, checked and with defaults applied. */
+export interface DiskOptions {
+  durability: Durability
+  readOnly: boolean
+  create: boolean
 }
 
 /** A transaction as a binding exposes it: the handle's calls, on its snapshot, without branch ids. */
@@ -77,6 +88,8 @@ export interface Backend {
   readonly name: 'native' | 'wasm'
   /** An in-memory database; with `name`, the process-wide (native) or instance-wide (wasm) one of that name. */
   memory(name: string | undefined): Binding
+  /** The on-disk database in directory `path`; throws `UNSUPPORTED` where there is no file system. */
+  open(path: string, options: DiskOptions): Binding
   /** Attaches a fresh read buffer to a binding or a transaction. */
   readBuffer(binding: Binding | TxBinding): ReadBuffer
   /** The engine's list of error codes. */

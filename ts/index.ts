@@ -12,10 +12,12 @@ export type {
   ListOptions,
   MergeResult,
   MergeStrategy,
+  OpenOptions,
   ReadOptions,
   TransactionOptions,
   Versioned,
 } from './strata.js'
+export type { Durability } from './backend.js'
 export { Value } from './value.js'
 export type { ValueKind } from './value.js'
 export { StrataError, ERROR_CODES } from './errors.js'

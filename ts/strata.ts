@@ -3,7 +3,7 @@
  * WebAssembly module. A `Strata` is a handle: it owns its current branch and space and its own binding handle on
  * the shared engine, so handles made with `db.branch(name)` or `db.at(ts)` never disturb each other.
  */
-import { Ns, type Backend, type Binding, type ReadBuffer, type TxBinding } from './backend.js'
+import { Ns, type Backend, type Binding, type Durability, type ReadBuffer, type TxBinding } from './backend.js'
 import { Encoder, decode } from './codec.js'
 import { StrataError } from './errors.js'
 import type { Value } from './value.js'
@@ -87,6 +87,19 @@ export interface MergeResult {
   applied: number
   /** Keys changed on both sides since the common ancestor (resolved by `theirs`/`ours`). */
   conflicts: string[]
+}
+
+export interface OpenOptions {
+  /**
+   * When a write returns: `'always'` after its log record is fsynced (concurrent writers share fsyncs),
+   * `'standard'` (default) after it reaches the OS, with an fsync within 100 ms, `'none'` only at `flush()`,
+   * `checkpoint()` and `close()`.
+   */
+  durability?: Durability
+  /** Open without writing (alongside a writer in another process), seeing the directory as of the open. */
+  readOnly?: boolean
+  /** Create the directory when it is missing (default `true`). */
+  create?: boolean
 }
 
 export interface CacheOptions {
@@ -628,6 +641,37 @@ export class Strata {
     return new Strata(new Shared(b), openHandle(b, binding), ['default', 0], ['default', 0])
   }
 
+  /**
+   * The database stored in directory `path` (created if missing unless `create: false`). Every open of the same
+   * directory in this process (symlinks resolved) shares one engine; another process holding it gets `LOCKED`.
+   * @throws {StrataError} `LOCKED`, `CORRUPT` (a damaged file, named with the byte offset), `UNSUPPORTED` (a newer
+   *   format, or no file system in this runtime), `IO`, `INVALID_VALUE` (bad options).
+   * @example const db = Strata.open('./agents.db', { durability: 'always' })
+   */
+  static open(path: string, options?: OpenOptions): Strata {
+    checkOptions(options, ['durability', 'readOnly', 'create'], 'Strata.open')
+    if (typeof path !== 'string' || path.length === 0) {
+      throw new StrataError('INVALID_VALUE', 'Strata.open needs the path of a directory')
+    }
+    const durability = options?.durability ?? 'standard'
+    if (!['always', 'standard', 'none'].includes(durability)) {
+      throw new StrataError('INVALID_VALUE', `Strata.open: durability must be 'always', 'standard' or 'none', got ${String(durability)}`)
+    }
+    for (const flag of ['readOnly', 'create'] as const) {
+      if (options?.[flag] !== undefined && typeof options[flag] !== 'boolean') {
+        throw new StrataError('INVALID_VALUE', `Strata.open: ${flag} must be a boolean`)
+      }
+    }
+    const b = loaded()
+    let binding: Binding
+    try {
+      binding = b.open(path, { durability, readOnly: options?.readOnly === true, create: options?.create !== false })
+    } catch (e) {
+      throw StrataError.from(e)
+    }
+    return new Strata(new Shared(b), openHandle(b, binding), ['default', 0], ['default', 0])
+  }
+
   /** Which backend this handle uses. */
   get backend(): 'native' | 'wasm' {
     return this.shared.backend.name
@@ -918,6 +962,19 @@ export class Strata {
   }
 
   // ---- lifecycle --------------------------------------------------------------------------------------------
+
+  /** Makes every acknowledged write durable now (for `'none'`: writes them). A no-op in memory. */
+  flush(): void {
+    this.call((b) => b.flush())
+  }
+
+  /**
+   * Writes a snapshot of the database and drops the log it covers (also done automatically as the log grows).
+   * @throws {StrataError} `READ_ONLY`, `IO`, `CLOSED`.
+   */
+  checkpoint(): void {
+    this.call((b) => b.checkpoint())
+  }
 
   /** Closes this handle (other handles stay open); the engine is released with its last handle. Idempotent. */
   close(): void {

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs'
 
 import { StrataError } from '../errors.js'
+import { nodeHostFs } from '../loader/host-fs.js'
 import { loadNative } from '../loader/native.js'
 import { wasmBackend } from '../loader/wasm.js'
 import { useBackend } from '../strata.js'
@@ -14,7 +15,7 @@ import * as wasm from '../../wasm/strata_wasm.js'
 function loadWasm(): Backend {
   const bytes = readFileSync(new URL('../wasm/strata_wasm_bg.wasm', import.meta.url))
   const { memory } = wasm.initSync({ module: bytes })
-  return wasmBackend(wasm, memory)
+  return wasmBackend(wasm, memory, nodeHostFs)
 }
 
 function choose(): Backend {

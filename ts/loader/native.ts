@@ -10,7 +10,10 @@ import type { Backend, Binding, ReadBuffer, TxBinding } from '../backend.js'
 type NativeBinding = (Binding | TxBinding) & { setReadBuffer(buffer: Uint8Array): void }
 
 interface Addon {
-  Database: { memory(name?: string | null): Binding }
+  Database: {
+    memory(name?: string | null): Binding
+    open(path: string, durability: string, readOnly: boolean, create: boolean): Binding
+  }
   errorCodes(): string[]
 }
 
@@ -42,6 +45,7 @@ export function loadNative(): Backend {
   return {
     name: 'native',
     memory: (name) => addon.Database.memory(name ?? null),
+    open: (path, o) => addon.Database.open(path, o.durability, o.readOnly, o.create),
     readBuffer: (binding) => ownedReadBuffer(binding as NativeBinding),
     errorCodes: () => addon.errorCodes(),
   }

@@ -4,10 +4,12 @@
  * nothing after that does. No Node built-ins here, so the browser entry stays clean.
  */
 import type { Backend, Binding, ReadBuffer, TxBinding } from '../backend.js'
+import { StrataError } from '../errors.js'
+import type { HostFs } from './host-fs.js'
 
 /** What `wasm-bindgen --target web` generates for crates/strata-wasm, as the backend uses it. */
 export interface WasmModule {
-  Database: { memory(name?: string): Binding }
+  Database: { memory(name?: string): Binding; open(host: HostFs, durability: string, readOnly: boolean): Binding }
   errorCodes(): string[]
 }
 
@@ -41,10 +43,37 @@ function linearReadBuffer(binding: WasmBinding, memory: WebAssembly.Memory): Rea
   return rb
 }
 
-export function wasmBackend(mod: WasmModule, memory: WebAssembly.Memory): Backend {
+/** `standard` durability promises an fsync within 100 ms; without threads, a timer does it while the handle lives. */
+function syncInBackground(db: Binding): void {
+  const handle = new WeakRef(db)
+  const timer = setInterval(() => {
+    try {
+      const live = handle.deref()
+      if (live === undefined) clearInterval(timer)
+      else live.flush()
+    } catch {
+      clearInterval(timer) // closed: the engine synced at its close
+    }
+  }, 100)
+  ;(timer as { unref?: () => void }).unref?.()
+}
+
+/**
+ * @param hostFs file access for `Strata.open`, where the runtime has a file system (Node, Deno); `undefined` in
+ *   browsers, where opening a directory is `UNSUPPORTED`.
+ */
+export function wasmBackend(mod: WasmModule, memory: WebAssembly.Memory, hostFs?: (dir: string, create: boolean) => HostFs): Backend {
   return {
     name: 'wasm',
     memory: (name) => mod.Database.memory(name),
+    open: (path, o) => {
+      if (hostFs === undefined) {
+        throw new StrataError('UNSUPPORTED', 'Strata.open needs a file system, which this runtime does not have; use Strata.cache()')
+      }
+      const db = mod.Database.open(hostFs(path, o.create), o.durability, o.readOnly)
+      if (o.durability === 'standard' && !o.readOnly) syncInBackground(db)
+      return db
+    },
     readBuffer: (binding) => linearReadBuffer(binding as WasmBinding, memory),
     errorCodes: () => mod.errorCodes(),
   }

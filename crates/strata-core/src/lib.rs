@@ -47,7 +47,7 @@ pub use keyspace::{Namespace, SpaceId, DEFAULT_SPACE};
 pub use merge::{Change, MergeReport, Strategy};
 pub use names::{MAX_KEY_BYTES, MAX_NAME_CHARS};
 pub use persist::{Durability, OpenOptions};
-pub use registry::named_memory;
+pub use registry::{named_memory, open_storage};
 #[cfg(not(target_family = "wasm"))]
 pub use registry::open_dir;
 pub use txn::{Transaction, MAX_TX_BYTES, MAX_TX_WRITES};

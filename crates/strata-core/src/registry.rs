@@ -7,56 +7,60 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::clock::WallClock;
 use crate::db::Database;
+use crate::error::Result;
+use crate::persist::OpenOptions;
+use crate::storage::Storage;
 
 fn named() -> &'static Mutex<HashMap<String, Weak<Database>>> {
     static NAMED: OnceLock<Mutex<HashMap<String, Weak<Database>>>> = OnceLock::new();
     NAMED.get_or_init(Default::default)
 }
 
-/// The process-wide in-memory database called `name`, created on first use.
-pub fn named_memory(name: &str, wall: WallClock) -> Arc<Database> {
-    let name = format!("memory:{name}");
-    let name = name.as_str();
+/// The process-wide database registered under `key`, or a new one from `make`, registered for later opens.
+pub fn shared(key: &str, make: impl FnOnce() -> Result<Database>) -> Result<Arc<Database>> {
     // A panic elsewhere while holding the lock leaves the map itself intact, so a poisoned lock is still usable.
     let mut map = named().lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(db) = map.get(name).and_then(Weak::upgrade) {
-        return db;
+    if let Some(db) = map.get(key).and_then(Weak::upgrade) {
+        return Ok(db);
     }
     map.retain(|_, weak| weak.strong_count() > 0);
-    let db = Arc::new(Database::new(wall));
-    map.insert(name.to_string(), Arc::downgrade(&db));
-    db
+    let db = Arc::new(make()?);
+    map.insert(key.to_string(), Arc::downgrade(&db));
+    Ok(db)
 }
 
-/// The process-wide engine of the database in directory `dir`, opened on first use. A read-only open gets an
-/// engine of its own: it sees the directory as of its open, not the writer's later changes.
+/// The process-wide in-memory database called `name`, created on first use.
+pub fn named_memory(name: &str, wall: WallClock) -> Arc<Database> {
+    shared(&format!("memory:{name}"), || Ok(Database::new(wall))).expect("creating a database in memory cannot fail")
+}
+
+/// The process-wide engine of the on-disk database in `storage` (keyed by its resolved path), opened on first
+/// use. A read-only open gets an engine of its own: it sees the directory as of its open, not later changes.
+pub fn open_storage(storage: Arc<dyn Storage>, options: OpenOptions, wall: WallClock) -> Result<Arc<Database>> {
+    if options.read_only {
+        return Ok(Arc::new(Database::open(storage, options, wall)?));
+    }
+    shared(&format!("dir:{}", storage.describe()), || Database::open(storage.clone(), options, wall))
+}
+
+/// `open_storage` for a directory of the local file system, with the background fsync of `Standard`.
 #[cfg(not(target_family = "wasm"))]
-pub fn open_dir(dir: &str, create: bool, options: crate::OpenOptions, wall: WallClock) -> crate::Result<Arc<Database>> {
+pub fn open_dir(dir: &str, create: bool, options: OpenOptions, wall: WallClock) -> Result<Arc<Database>> {
     use crate::error::{Error, ErrorCode};
     use crate::storage::FsStorage;
 
     let storage = FsStorage::open(dir, create).map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::NotFound {
+        let what = if e.kind() == std::io::ErrorKind::NotFound {
             "does not exist (pass create: true)"
         } else {
             "cannot be opened"
         };
-        Error::new(ErrorCode::Io, format!("{dir} {code}: {e}"))
+        Error::new(ErrorCode::Io, format!("{dir} {what}: {e}"))
     })?;
-    let path = storage.path();
-    if options.read_only {
-        return Ok(Arc::new(Database::open(Arc::new(storage), options, wall)?));
-    }
-    let key = format!("dir:{path}");
-    let mut map = named().lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(db) = map.get(&key).and_then(Weak::upgrade) {
-        return Ok(db);
-    }
-    let db = Arc::new(Database::open(Arc::new(storage), options, wall)?);
-    if options.durability == crate::Durability::Standard {
+    let db = open_storage(Arc::new(storage), options, wall)?;
+    if options.durability == crate::Durability::Standard && !options.read_only && Arc::strong_count(&db) == 1 {
         sync_in_background(&db);
     }
-    map.insert(key, Arc::downgrade(&db));
     Ok(db)
 }
 

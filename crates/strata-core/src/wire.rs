@@ -41,6 +41,16 @@ pub fn namespace(n: u32) -> Result<Namespace> {
     }
 }
 
+/// Durability modes by name.
+pub fn durability(name: &str) -> Result<crate::Durability> {
+    match name {
+        "always" => Ok(crate::Durability::Always),
+        "standard" => Ok(crate::Durability::Standard),
+        "none" => Ok(crate::Durability::None),
+        _ => fail!(InvalidValue, "unknown durability {name:?}; use 'always', 'standard' or 'none'"),
+    }
+}
+
 /// Merge strategies by name.
 pub fn strategy(name: &str) -> Result<Strategy> {
     match name {

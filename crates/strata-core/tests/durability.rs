@@ -190,8 +190,8 @@ fn read_only_opens_see_the_state_at_open_and_refuse_writes() {
     let dir = MemStorage::default();
     let db = open(&dir, Durability::Always).unwrap();
     db.put(Kv, 0, S, "a", &int(1)).unwrap();
-    let ro = Database::open(Arc::new(dir.clone()), OpenOptions { read_only: true, ..OpenOptions::default() }, wall)
-        .unwrap();
+    let ro =
+        Database::open(Arc::new(dir.clone()), OpenOptions { read_only: true, ..OpenOptions::default() }, wall).unwrap();
     db.put(Kv, 0, S, "b", &int(2)).unwrap();
     assert_eq!(get(&ro, 0, "a"), Some(int(1)));
     assert_eq!(get(&ro, 0, "b"), None);

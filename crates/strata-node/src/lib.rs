@@ -50,6 +50,26 @@ impl Database {
         })
     }
 
+    /// The on-disk database in directory `path`, shared with every other open of it in this process.
+    #[napi(factory, catch_unwind)]
+    pub fn open(path: String, durability: String, read_only: bool, create: bool) -> Result<Database> {
+        let options =
+            core::OpenOptions { durability: js(wire::durability(&durability))?, read_only, ..Default::default() };
+        js(core::open_dir(&path, create, options, core::system_clock)).map(Database::new)
+    }
+
+    /// Makes every acknowledged write durable now.
+    #[napi(catch_unwind)]
+    pub fn flush(&self) -> Result<()> {
+        js(self.db()?.flush())
+    }
+
+    /// Writes a snapshot and drops the log it covers.
+    #[napi(catch_unwind)]
+    pub fn checkpoint(&self) -> Result<()> {
+        js(self.db()?.checkpoint())
+    }
+
     /// Another handle on the same engine.
     #[napi(catch_unwind)]
     pub fn share(&self) -> Result<Database> {

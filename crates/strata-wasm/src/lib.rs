@@ -34,6 +34,79 @@ fn wall_clock() -> u64 {
     (js_sys::Date::now() * 1000.0) as u64
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The host's file access for one database directory (Node's or Deno's `fs`, synchronous), implemented in
+    /// TypeScript (`ts/loader/host-fs.ts`); method names and meanings are those of `strata_core::storage::Storage`.
+    pub type HostFs;
+    #[wasm_bindgen(method, catch)]
+    fn read(this: &HostFs, name: &str) -> std::result::Result<Option<Vec<u8>>, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn append(this: &HostFs, name: &str, data: &[u8]) -> std::result::Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn sync(this: &HostFs, name: &str) -> std::result::Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn replace(this: &HostFs, name: &str, data: &[u8]) -> std::result::Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn truncate(this: &HostFs, name: &str, len: f64) -> std::result::Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = createNew)]
+    fn create_new(this: &HostFs, name: &str, data: &[u8]) -> std::result::Result<bool, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn remove(this: &HostFs, name: &str) -> std::result::Result<(), JsValue>;
+    #[wasm_bindgen(method, js_name = processAlive)]
+    fn process_alive(this: &HostFs, pid: u32) -> bool;
+    #[wasm_bindgen(method)]
+    fn pid(this: &HostFs) -> u32;
+    #[wasm_bindgen(method)]
+    fn describe(this: &HostFs) -> String;
+}
+
+/// `HostFs` as the engine's `Storage`.
+struct Host(HostFs);
+
+// SAFETY: this module is built without threads (no atomics); the one JavaScript thread that owns the instance is
+// the only one that can reach the value.
+unsafe impl Send for Host {}
+unsafe impl Sync for Host {}
+
+fn io_error(e: JsValue) -> std::io::Error {
+    let message = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string());
+    std::io::Error::other(message.unwrap_or_else(|| format!("{e:?}")))
+}
+
+impl core::storage::Storage for Host {
+    fn read(&self, name: &str) -> std::io::Result<Option<Vec<u8>>> {
+        self.0.read(name).map_err(io_error)
+    }
+    fn append(&self, name: &str, data: &[u8]) -> std::io::Result<()> {
+        self.0.append(name, data).map_err(io_error)
+    }
+    fn sync(&self, name: &str) -> std::io::Result<()> {
+        self.0.sync(name).map_err(io_error)
+    }
+    fn replace(&self, name: &str, data: &[u8]) -> std::io::Result<()> {
+        self.0.replace(name, data).map_err(io_error)
+    }
+    fn truncate(&self, name: &str, len: u64) -> std::io::Result<()> {
+        self.0.truncate(name, len as f64).map_err(io_error)
+    }
+    fn create_new(&self, name: &str, data: &[u8]) -> std::io::Result<bool> {
+        self.0.create_new(name, data).map_err(io_error)
+    }
+    fn remove(&self, name: &str) -> std::io::Result<()> {
+        self.0.remove(name).map_err(io_error)
+    }
+    fn process_alive(&self, pid: u32) -> bool {
+        self.0.process_alive(pid)
+    }
+    fn pid(&self) -> u32 {
+        self.0.pid()
+    }
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+}
+
 /// One handle on an engine. Several handles may share an engine (`share`); closing one leaves the others open.
 #[wasm_bindgen]
 pub struct Database {
@@ -60,6 +133,24 @@ impl Database {
             Some(name) => core::named_memory(&name, wall_clock),
             None => Arc::new(core::Database::new(wall_clock)),
         })
+    }
+
+    /// The on-disk database reached through `host`, shared with every other open of its directory in this
+    /// instance. The host calls `flush` on a timer for `standard` durability: there are no threads here.
+    pub fn open(host: HostFs, durability: &str, read_only: bool) -> Result<Database> {
+        let options =
+            core::OpenOptions { durability: js(wire::durability(durability))?, read_only, ..Default::default() };
+        js(core::open_storage(std::sync::Arc::new(Host(host)), options, wall_clock)).map(Database::new)
+    }
+
+    /// Makes every acknowledged write durable now.
+    pub fn flush(&self) -> Result<()> {
+        js(self.db()?.flush())
+    }
+
+    /// Writes a snapshot and drops the log it covers.
+    pub fn checkpoint(&self) -> Result<()> {
+        js(self.db()?.checkpoint())
     }
 
     /// Another handle on the same engine.
