@@ -27,6 +27,11 @@ impl Clock {
         self.last = self.last.max(ts);
     }
 
+    /// Takes back the timestamps handed out since `last()` returned `to`, for a change that was refused.
+    pub fn rewind(&mut self, to: u64) {
+        self.last = to;
+    }
+
     /// The last timestamp handed out or observed.
     pub fn last(&self) -> u64 {
         self.last

@@ -155,15 +155,27 @@ impl Database {
             return fail!(ReadOnly, "this database was opened with readOnly: true; open it without to write");
         }
         let mut inner = self.inner.write();
-        let (ops, result) = build(&mut inner)?;
+        let clock = inner.clock.last();
+        // A refused change must not use up timestamps: undo the ticks of `build` on every early return.
+        let refuse = |inner: &mut Inner, e: Error| {
+            inner.clock.rewind(clock);
+            Err(e)
+        };
+        let (ops, result) = match build(&mut inner) {
+            Ok(built) => built,
+            Err(e) => return refuse(&mut inner, e),
+        };
         if ops.is_empty() {
             return Ok((Vec::new(), result));
         }
-        for op in &ops {
-            inner.check(op)?;
+        if let Some(e) = ops.iter().find_map(|op| inner.check(op).err()) {
+            return refuse(&mut inner, e);
         }
         let record = match &self.persist {
-            Some(p) => Some(p.append(&ops)?),
+            Some(p) => match p.append(&ops) {
+                Ok(n) => Some(n),
+                Err(e) => return refuse(&mut inner, e),
+            },
             None => None,
         };
         let mut versions = Vec::new();
