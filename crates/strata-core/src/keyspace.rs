@@ -11,10 +11,19 @@ use std::sync::Arc;
 pub enum Namespace {
     Kv = 0,
     State = 1,
+    /// JSON documents: whole documents as values, changed by path in the host.
+    Json = 2,
+    /// Event logs: the user key is the sequence number, 8 bytes big-endian (see `events`).
+    Events = 3,
 }
 
 impl Namespace {
-    pub const ALL: [Namespace; 2] = [Namespace::Kv, Namespace::State];
+    pub const ALL: [Namespace; 4] = [Namespace::Kv, Namespace::State, Namespace::Json, Namespace::Events];
+
+    /// Namespaces addressed by string keys (every one but the event logs).
+    pub fn is_keyed(self) -> bool {
+        self != Namespace::Events
+    }
 
     pub fn from_u8(n: u8) -> Option<Namespace> {
         Namespace::ALL.into_iter().find(|ns| *ns as u8 == n)
@@ -62,6 +71,27 @@ pub fn decode(k: &[u8]) -> Decoded<'_> {
         // Built from a &str by store_key, so always valid UTF-8.
         key: std::str::from_utf8(&k[HEADER..]).unwrap_or_default(),
     }
+}
+
+/// How a key is named in messages and diffs: the user key, or an event's sequence number.
+pub fn label(k: &[u8]) -> String {
+    match namespace_of(k) {
+        Some(Namespace::Events) => event_seq(k).map_or_else(String::new, |s| s.to_string()),
+        _ => decode(k).key.to_string(),
+    }
+}
+
+/// The encoded key of event `seq`.
+pub fn event_key(space: SpaceId, seq: u64) -> StoreKey {
+    let mut k = Vec::with_capacity(HEADER + 8);
+    k.extend_from_slice(&range_start(Namespace::Events, space));
+    k.extend_from_slice(&seq.to_be_bytes());
+    Arc::from(k)
+}
+
+/// The sequence number of an encoded event key.
+pub fn event_seq(k: &[u8]) -> Option<u64> {
+    k.get(HEADER..).and_then(|s| <[u8; 8]>::try_from(s).ok()).map(u64::from_be_bytes)
 }
 
 /// The user key of an encoded key, if it belongs to the given namespace and space.

@@ -23,6 +23,7 @@ mod branch;
 mod clock;
 mod db;
 mod error;
+mod events;
 mod keyspace;
 mod log;
 mod merge;
@@ -47,9 +48,9 @@ pub use keyspace::{Namespace, SpaceId, DEFAULT_SPACE};
 pub use merge::{Change, MergeReport, Strategy};
 pub use names::{MAX_KEY_BYTES, MAX_NAME_CHARS};
 pub use persist::{Durability, OpenOptions};
-pub use registry::{named_memory, open_storage};
 #[cfg(not(target_family = "wasm"))]
 pub use registry::open_dir;
+pub use registry::{named_memory, open_storage};
 pub use txn::{Transaction, MAX_TX_BYTES, MAX_TX_WRITES};
 pub use value::{validate as validate_value, MAX_DEPTH, MAX_VALUE_BYTES};
 pub use version::Version;

@@ -15,6 +15,7 @@ use imbl::ordmap::DiffItem;
 use crate::branch::{BranchId, Entries};
 use crate::db::Database;
 use crate::error::{fail, Result};
+use crate::events;
 use crate::keyspace::{self, Namespace, StoreKey};
 use crate::ops::{Op, Write};
 use crate::version::{Bytes, Version};
@@ -63,18 +64,24 @@ fn live(v: Option<&Arc<Version>>) -> Option<&Bytes> {
     v.and_then(|v| v.value.as_ref())
 }
 
-/// The newest version of a key both sides have seen, if any: the newest source version whose origin the
-/// target holds too, or the source's version at their last merge, whichever is newer.
+/// The version of a key both sides have seen last, if any: the newest source version whose origin the target
+/// holds too, or the version recorded at their last merge, whichever is nearer the head of the chain the record was
+/// taken from (the source's when the last merge went the same way, else the target's).
 fn common_version<'a>(
     source: &'a Arc<Version>,
-    target: Option<&Arc<Version>>,
-    last_merge: Option<&'a Arc<Version>>,
+    target: Option<&'a Arc<Version>>,
+    last_merge: Option<(bool, &Arc<Version>)>,
 ) -> Option<&'a Arc<Version>> {
     let seen: HashSet<u64> = target.map(|t| t.iter().map(|v| v.origin).collect()).unwrap_or_default();
     let shared = source.iter().find(|v| seen.contains(&v.origin));
-    match (shared, last_merge) {
-        (Some(a), Some(b)) => Some(if a.origin >= b.origin { a } else { b }),
-        (a, b) => a.or(b),
+    match last_merge {
+        None => shared,
+        Some((true, recorded)) => {
+            source.iter().find(|v| Arc::ptr_eq(v, recorded) || shared.is_some_and(|s| Arc::ptr_eq(v, s)))
+        }
+        Some((false, recorded)) => {
+            target?.iter().find(|v| Arc::ptr_eq(v, recorded) || shared.is_some_and(|s| v.origin == s.origin)).or(shared)
+        }
     }
 }
 
@@ -90,7 +97,7 @@ impl Database {
                 Change {
                     ns: d.ns,
                     space: inner.spaces[d.space as usize].clone(),
-                    key: d.key.to_string(),
+                    key: keyspace::label(k),
                     a: live(va).cloned(),
                     b: live(vb).cloned(),
                 }
@@ -106,16 +113,20 @@ impl Database {
         let pair = (source.min(target), source.max(target));
         let (_, report) = self.run(|inner| {
             let (s, t) = (inner.branch(source)?, inner.branch(target)?);
-            let last_merge = inner.merge_bases.get(&pair).map(|(_, seen)| seen);
+            let last_merge = inner.merge_bases.get(&pair).map(|(from, seen)| (*from == source, seen));
             let mut writes = Vec::new();
             let mut conflicts = Vec::new();
             for (k, ours_head, theirs_head) in differing(&t.entries, &s.entries) {
+                if keyspace::namespace_of(k) == Some(Namespace::Events) {
+                    continue; // appended below, not merged key by key
+                }
                 let (ours, theirs) = (live(ours_head), live(theirs_head));
                 let Some(theirs_head) = theirs_head else { continue };
                 if ours == theirs {
                     continue;
                 }
-                let base = common_version(theirs_head, ours_head, last_merge.and_then(|m| m.get(k)).map(|h| &h.0));
+                let recorded = last_merge.and_then(|(same, seen)| seen.get(k).map(|h| (same, &h.0)));
+                let base = common_version(theirs_head, ours_head, recorded);
                 let before = live(base);
                 if theirs == before {
                     continue;
@@ -128,6 +139,7 @@ impl Database {
                 }
                 writes.push(Write { key: k.clone(), value: theirs.cloned(), origin: Some(theirs_head.origin) });
             }
+            writes.extend(events::merge_writes(&s.entries, &t.entries, s.spaces.iter().copied()));
             conflicts.sort();
             conflicts.dedup();
             if strategy == Strategy::Strict && !conflicts.is_empty() {

@@ -95,7 +95,11 @@ impl Inner {
                     if d.space as usize >= self.spaces.len() {
                         return fail!(InvalidValue, "unknown space id {}; get ids from space_id", d.space);
                     }
-                    check_key(d.key)?;
+                    if d.ns.is_keyed() {
+                        check_key(d.key)?;
+                    } else if keyspace::event_seq(&w.key).is_none() {
+                        return fail!(Corrupt, "an event has a malformed sequence number");
+                    }
                 }
             }
             Op::RecordMerge { source, target } => {

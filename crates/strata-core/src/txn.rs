@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::branch::{BranchId, Entries};
 use crate::db::{scan, Database};
 use crate::error::{fail, Result};
+use crate::events;
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
 use crate::names::check_key;
 use crate::ops::Write;
@@ -127,8 +128,11 @@ impl Transaction {
     ) -> Result<Vec<String>> {
         self.usable(false)?;
         let stored = scan(&self.snapshot, ns, space, prefix, after).map(|(k, _)| k.clone());
-        let lo = keyspace::store_key(ns, space, after.unwrap_or(prefix));
-        let lo = if after.is_some() { Bound::Excluded(lo) } else { Bound::Included(lo) };
+        let from = keyspace::store_key(ns, space, prefix);
+        let lo = match after.map(|a| keyspace::store_key(ns, space, a)) {
+            Some(a) if a >= from => Bound::Excluded(a),
+            _ => Bound::Included(from),
+        };
         let pending = self
             .writes
             .range::<StoreKey, _>((lo, Bound::Unbounded))
@@ -185,8 +189,30 @@ impl Transaction {
         if self.current_version(&k).is_none() {
             return Ok(false);
         }
+        if self.snapshot.get(&k).is_none_or(|h| !h.is_live()) {
+            // Only this transaction's own write made the key live: dropping that write deletes it.
+            self.writes.remove(&k);
+            return Ok(true);
+        }
         self.buffer(k, None)?;
         Ok(true)
+    }
+
+    /// Buffers an event after the last one in this transaction's view; returns its sequence number. If another
+    /// writer appends to the same log first, the commit conflicts (the sequence number is taken).
+    pub fn append_event(&mut self, space: SpaceId, kind: &str, payload: &[u8]) -> Result<u64> {
+        self.usable(true)?;
+        events::check_event(kind, payload)?;
+        let pending = self.writes.range::<StoreKey, _>(events::bounds(space)).next_back();
+        let (seq, prev) = match pending {
+            Some((k, Some(rec))) => {
+                let s = keyspace::event_seq(k).unwrap_or_default();
+                (s + 1, events::hash(s, rec))
+            }
+            _ => events::tail(&self.snapshot, space),
+        };
+        self.buffer(keyspace::event_key(space, seq), Some(&events::record(&prev, kind, payload)))?;
+        Ok(seq)
     }
 
     /// CAS against this transaction's view; the key's snapshot version is re-checked at commit like every read.
@@ -200,6 +226,9 @@ impl Transaction {
     ) -> Result<Option<u64>> {
         self.usable(true)?;
         check_key(key)?;
+        if expected == Some(0) {
+            return fail!(InvalidValue, "expected version 0 never exists: versions start at 1; use null to create");
+        }
         value::validate(value)?;
         let k = keyspace::store_key(ns, space, key);
         self.observe(&k);
@@ -223,17 +252,17 @@ impl Transaction {
         let branch = self.branch;
         self.db.run(|inner| {
             let entries = &inner.branch(branch)?.entries;
-            let changed: Vec<&str> = observed
+            let changed: Vec<String> = observed
                 .iter()
                 .filter(|(k, v)| entries.get(*k).map_or(0, |h| h.version) != **v)
-                .map(|(k, _)| keyspace::decode(k).key)
+                .map(|(k, _)| keyspace::label(k))
                 .collect();
             if !changed.is_empty() {
                 return fail!(
                     Conflict,
                     "transaction conflicts: {} key(s) it read or wrote changed since it began ({}); run it again",
                     changed.len(),
-                    changed.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+                    changed.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
                 );
             }
             Ok((inner.commit_op(branch, writes), ()))

@@ -33,9 +33,28 @@ pub fn read_version_into(v: &Version, out: &mut [u8]) -> usize {
     read_into(v.version, v.timestamp, v.value.as_deref().unwrap_or_default(), out)
 }
 
-/// Namespaces by their host-side number.
+/// `read_into` for an event: its `[type, payload]` behind the header.
+pub fn read_event_into(v: &Version, out: &mut [u8]) -> usize {
+    read_into(v.version, v.timestamp, crate::events::body(v.value.as_deref().unwrap_or_default()), out)
+}
+
+/// `[[sequence, timestamp, type, payload], ...]`
+pub fn events(events: &[(u64, std::sync::Arc<Version>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    array(&mut out, events.len());
+    for (seq, v) in events {
+        array(&mut out, 4);
+        uint(&mut out, *seq);
+        uint(&mut out, v.timestamp);
+        // The body is `[type, payload]`: its elements follow the array marker byte.
+        out.extend_from_slice(crate::events::body(v.value.as_deref().unwrap_or_default()).get(1..).unwrap_or_default());
+    }
+    out
+}
+
+/// Namespaces of string keys by their host-side number (event logs have calls of their own).
 pub fn namespace(n: u32) -> Result<Namespace> {
-    match u8::try_from(n).ok().and_then(Namespace::from_u8) {
+    match u8::try_from(n).ok().and_then(Namespace::from_u8).filter(|ns| ns.is_keyed()) {
         Some(ns) => Ok(ns),
         None => fail!(InvalidValue, "unknown namespace {n}"),
     }
