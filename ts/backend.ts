@@ -9,6 +9,9 @@
 export const enum Ns {
   Kv = 0,
   State = 1,
+  Json = 2,
+  /** Event logs; only in diffs, their calls are separate. */
+  Events = 3,
 }
 
 /** An engine handle as a binding exposes it. Branch ids are numbers the engine hands out; spaces are interned. */
@@ -29,6 +32,18 @@ export interface Binding {
     asOf: number | undefined,
   ): Uint8Array
   history(ns: Ns, branch: number, space: number, key: string, limit: number | undefined): Uint8Array
+  appendEvent(branch: number, space: number, type: string, payload: Uint8Array): number
+  getEvent(branch: number, space: number, seq: number, asOf: number | undefined): number
+  listEvents(
+    branch: number,
+    space: number,
+    type: string | undefined,
+    after: number | undefined,
+    limit: number | undefined,
+    asOf: number | undefined,
+  ): Uint8Array
+  countEvents(branch: number, space: number, type: string | undefined): number
+  verifyEvents(branch: number, space: number): number | null | undefined
   branchId(name: string): number
   branchName(id: number): string
   branchExists(name: string): boolean
@@ -63,6 +78,7 @@ export interface TxBinding {
   delete(ns: Ns, space: number, key: string): boolean
   cas(ns: Ns, space: number, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined
   list(ns: Ns, space: number, prefix: string | undefined, after: string | undefined, limit: number | undefined): Uint8Array
+  appendEvent(space: number, type: string, payload: Uint8Array): number
   commit(): void
   rollback(): void
 }

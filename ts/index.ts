@@ -1,13 +1,14 @@
 /**
  * stratadb's public API. Runtime entries (`entry/node.ts`, `entry/browser.ts`) load a backend and re-export this.
  */
-export { Strata, Kv, State, Transaction } from './strata.js'
+export { Strata, Kv, State, Events, Json, Transaction } from './strata.js'
 export type {
   BranchDiff,
   BranchInfo,
   CacheOptions,
   DiffEntry,
   DiffSection,
+  Event,
   HistoryEntry,
   ListOptions,
   MergeResult,

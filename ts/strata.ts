@@ -6,6 +6,7 @@
 import { Ns, type Backend, type Binding, type Durability, type ReadBuffer, type TxBinding } from './backend.js'
 import { Encoder, decode } from './codec.js'
 import { StrataError } from './errors.js'
+import { deleteAt, getAt, parsePath, setAt } from './json-path.js'
 import type { Value } from './value.js'
 
 let backend: Backend | undefined
@@ -187,6 +188,12 @@ interface Target {
   cas(ns: Ns, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined
   list(ns: Ns, prefix: string | undefined, after: string | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array
   history(ns: Ns, key: string, limit: number | undefined): Uint8Array
+  appendEvent(type: string, payload: Uint8Array): number
+  /** Reads event `seq` into `reads`; returns its length or -1. */
+  getEvent(seq: number, asOf: number | undefined): number
+  listEvents(type: string | undefined, after: number | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array
+  countEvents(type: string | undefined): number
+  verifyEvents(): number | null | undefined
 }
 
 /** Reads a key into `reads`, growing the buffer until the value fits; returns its length or -1. */
@@ -200,7 +207,7 @@ function readInto(reads: ReadBuffer, get: () => number): number {
   return n
 }
 
-const NAMESPACE_NAMES = { [Ns.Kv]: 'kv', [Ns.State]: 'state' } as const
+const NAMESPACE_NAMES = { [Ns.Kv]: 'kv', [Ns.State]: 'state', [Ns.Json]: 'json', [Ns.Events]: 'events' } as const
 
 /** Reads and writes of one namespace (KV or state cells) through a handle or a transaction. */
 class Keyspace {
@@ -388,6 +395,137 @@ export class State extends Keyspace {
   }
 }
 
+/** An event as `db.events` returns it. */
+export interface Event {
+  sequence: number
+  type: string
+  payload: Value
+  /** Microseconds since the epoch when it was appended. */
+  timestamp: number
+}
+
+/** `db.events`: an append-only log per branch and space, numbered 0, 1, 2, ... and chained by hash. */
+export class Events {
+  /** @internal */
+  constructor(private readonly target: Target) {}
+
+  /**
+   * Appends an event; returns its sequence number. In a transaction, the events appear at commit, all together.
+   * @throws {StrataError} `INVALID_KEY` (bad type), `INVALID_VALUE` (bad payload), `READ_ONLY`, `CLOSED`.
+   * @example db.events.append('task.claimed', { task: 3, by: 'ada' }) // → 0
+   */
+  append(type: string, payload: Value): number {
+    this.target.open()
+    checkKey(type, 'event type')
+    return this.target.appendEvent(type, encoder.encode(payload))
+  }
+
+  /**
+   * Event `sequence`, or `null` when there is none (at `asOf`, if given).
+   * @throws {StrataError} `INVALID_VALUE` (not a sequence number), `CLOSED`.
+   */
+  get(sequence: number, options?: ReadOptions): Event | null {
+    this.target.open()
+    checkOptions(options, ['asOf'], 'events.get')
+    const seq = optionalNumber(sequence, 'sequence', true)
+    if (seq === undefined) throw new StrataError('INVALID_VALUE', 'events.get needs a sequence number')
+    const n = this.target.getEvent(seq, optionalNumber(options?.asOf, 'asOf', false) ?? this.target.asOf)
+    if (n < 0) return null
+    const r = this.target.reads
+    const [type, payload] = decode(r.bytes, r.base + 16, r.base + n) as [string, Value]
+    return { sequence: seq, type, payload, timestamp: r.view.getFloat64(r.base + 8, true) }
+  }
+
+  /**
+   * Events in sequence order: of one `type`, after sequence `after` (exclusive), at most `limit`, as of `asOf`.
+   * @throws {StrataError} `INVALID_VALUE` (bad option), `CLOSED`.
+   */
+  list(options?: { type?: string; after?: number; limit?: number; asOf?: number }): Event[] {
+    this.target.open()
+    checkOptions(options, ['type', 'after', 'limit', 'asOf'], 'events.list')
+    const type = options?.type === undefined ? undefined : checkKeyPart(options.type, 'type')
+    const after = optionalNumber(options?.after, 'after', true)
+    const limit = optionalNumber(options?.limit, 'limit', true)
+    const asOf = optionalNumber(options?.asOf, 'asOf', false) ?? this.target.asOf
+    const rows = decodeAll(this.target.listEvents(type, after, limit, asOf)) as [number, number, string, Value][]
+    return rows.map(([sequence, timestamp, type, payload]) => ({ sequence, type, payload, timestamp }))
+  }
+
+  /** How many events the log holds (of one `type`, if given). */
+  count(options?: { type?: string }): number {
+    this.target.open()
+    checkOptions(options, ['type'], 'events.count')
+    return this.target.countEvents(options?.type === undefined ? undefined : checkKeyPart(options.type, 'type'))
+  }
+
+  /** Checks the hash chain: `ok`, or the first event that does not match its predecessor's hash. */
+  verify(): { ok: boolean; firstBadSequence: number | null } {
+    this.target.open()
+    const bad = this.target.verifyEvents() ?? null
+    return { ok: bad === null, firstBadSequence: bad }
+  }
+}
+
+/** `db.json`: JSON documents, read and changed by JSONPath; every change is a new version of the whole document. */
+export class Json {
+  private readonly docs: State
+
+  /** @internal */
+  constructor(private readonly target: Target) {
+    this.docs = new State(target, Ns.Json, 'key')
+  }
+
+  /**
+   * Sets the value at `path` (`$` for the whole document), creating missing intermediate objects; returns the
+   * document's new version. Atomic against concurrent changes to the same document.
+   * @throws {StrataError} `INVALID_PATH` (naming the step), `INVALID_KEY`, `INVALID_VALUE`, `READ_ONLY`, `CLOSED`.
+   * @example db.json.set('agent:1', '$.memory.goals[0]', 'ship it')
+   */
+  set(key: string, path: string, value: Value): number {
+    this.target.open()
+    const steps = parsePath(path)
+    if (steps.length === 0) return this.docs.set(key, value)
+    for (;;) {
+      const current = this.docs.getVersioned(key)
+      const doc = setAt(current?.value ?? undefined, steps, value)
+      const version = this.docs.cas(key, current?.version ?? null, doc)
+      if (version !== null) return version
+    }
+  }
+
+  /** The value at `path` of document `key` (at `asOf`, if given), or `null` when the document or path is missing. */
+  get(key: string, path: string = '$', options?: ReadOptions): Value | null {
+    this.target.open()
+    const steps = parsePath(path)
+    const doc = this.docs.get(key, options)
+    return doc === null ? null : (getAt(doc, steps) ?? null)
+  }
+
+  /** Removes the value at `path` (`$`: the whole document); returns whether anything was removed. */
+  delete(key: string, path: string = '$'): boolean {
+    this.target.open()
+    const steps = parsePath(path)
+    if (steps.length === 0) return this.docs.delete(key)
+    for (;;) {
+      const current = this.docs.getVersioned(key)
+      if (current === null) return false
+      const doc = deleteAt(current.value, steps)
+      if (doc === undefined) return false
+      if (this.docs.cas(key, current.version, doc) !== null) return true
+    }
+  }
+
+  /** Document keys, as `db.kv.list`. */
+  list(options?: ListOptions): string[] {
+    return this.docs.list(options)
+  }
+
+  /** Every version of a document, newest first, as `db.kv.history`. */
+  history(key: string, options?: { limit?: number; asOf?: number }): HistoryEntry[] {
+    return this.docs.history(key, options)
+  }
+}
+
 /** The handle as a `Target`: every call goes to its binding with its current branch and space. */
 class HandleTarget implements Target {
   constructor(private readonly db: Strata) {}
@@ -463,6 +601,56 @@ class HandleTarget implements Target {
       throw fail(db.shared, e)
     }
   }
+
+  appendEvent(type: string, payload: Uint8Array): number {
+    const db = this.db
+    const h = db.enterWrite()
+    try {
+      return h.binding.appendEvent(db.branchId, db.spaceId, type, payload)
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+
+  getEvent(seq: number, asOf: number | undefined): number {
+    const db = this.db
+    const h = db.enter()
+    try {
+      return readInto(h.reads, () => h.binding.getEvent(db.branchId, db.spaceId, seq, asOf))
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+
+  listEvents(type: string | undefined, after: number | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array {
+    const db = this.db
+    const h = db.enter()
+    try {
+      return h.binding.listEvents(db.branchId, db.spaceId, type, after, limit, asOf)
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+
+  countEvents(type: string | undefined): number {
+    const db = this.db
+    const h = db.enter()
+    try {
+      return h.binding.countEvents(db.branchId, db.spaceId, type)
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
+
+  verifyEvents(): number | null | undefined {
+    const db = this.db
+    const h = db.enter()
+    try {
+      return h.binding.verifyEvents(db.branchId, db.spaceId)
+    } catch (e) {
+      throw fail(db.shared, e)
+    }
+  }
 }
 
 /**
@@ -475,6 +663,10 @@ export class Transaction implements Target {
   readonly kv: Kv
   /** State cells, in this transaction. */
   readonly state: State
+  /** Event logs, in this transaction: appended events appear at commit, all together. */
+  readonly events: Events
+  /** JSON documents, in this transaction. */
+  readonly json: Json
   /** @internal Where the last read landed: the transaction's buffer, or the handle's for an `asOf` read. */
   reads: ReadBuffer
   /** Transactions see their snapshot; `asOf` reads go to the database. */
@@ -490,6 +682,8 @@ export class Transaction implements Target {
     this.ownReads = this.reads = db.shared.backend.readBuffer(tx)
     this.kv = new Kv(this, Ns.Kv, 'key')
     this.state = new State(this, Ns.State, 'cell')
+    this.events = new Events(this)
+    this.json = new Json(this)
   }
 
   /** @internal */
@@ -543,6 +737,32 @@ export class Transaction implements Target {
     return this.db.historyOf(ns, key, limit)
   }
 
+  /** @internal */
+  appendEvent(type: string, payload: Uint8Array): number {
+    return this.call(() => this.tx.appendEvent(this.spaceId, type, payload))
+  }
+
+  /** @internal Event reads see committed events (the log as of the last commit, not this transaction's). */
+  getEvent(seq: number, asOf: number | undefined): number {
+    this.reads = this.db.handle.reads
+    return this.db.target.getEvent(seq, asOf)
+  }
+
+  /** @internal */
+  listEvents(type: string | undefined, after: number | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array {
+    return this.db.target.listEvents(type, after, limit, asOf)
+  }
+
+  /** @internal */
+  countEvents(type: string | undefined): number {
+    return this.db.target.countEvents(type)
+  }
+
+  /** @internal */
+  verifyEvents(): number | null | undefined {
+    return this.db.target.verifyEvents()
+  }
+
   /**
    * Applies every write of the transaction as one atomic commit.
    * @throws {StrataError} `CONFLICT` (nothing written), `CLOSED` (already committed or rolled back),
@@ -592,8 +812,13 @@ export class Strata {
   readonly kv: Kv
   /** State cells with compare-and-swap. */
   readonly state: State
+  /** Append-only event logs. */
+  readonly events: Events
+  /** JSON documents. */
+  readonly json: Json
 
   /** @internal */ handle: Handle
+  /** @internal */ readonly target: HandleTarget
   /** @internal */ readonly shared: Shared
   /** @internal */ branchId: number
   /** @internal */ spaceId: number
@@ -609,9 +834,11 @@ export class Strata {
     ;[this.branchName, this.branchId] = branch
     ;[this.spaceName, this.spaceId] = space
     this.asOf = asOf
-    const target = new HandleTarget(this)
-    this.kv = new Kv(target, Ns.Kv, 'key')
-    this.state = new State(target, Ns.State, 'cell')
+    this.target = new HandleTarget(this)
+    this.kv = new Kv(this.target, Ns.Kv, 'key')
+    this.state = new State(this.target, Ns.State, 'cell')
+    this.events = new Events(this.target)
+    this.json = new Json(this.target)
   }
 
   /** Which backend this runtime loaded: `'native'` (the N-API addon) or `'wasm'`. */
@@ -653,7 +880,7 @@ export class Strata {
     if (typeof path !== 'string' || path.length === 0) {
       throw new StrataError('INVALID_VALUE', 'Strata.open needs the path of a directory')
     }
-    const durability = options?.durability ?? 'standard'
+    const durability = options?.durability === undefined ? 'standard' : options.durability
     if (!['always', 'standard', 'none'].includes(durability)) {
       throw new StrataError('INVALID_VALUE', `Strata.open: durability must be 'always', 'standard' or 'none', got ${String(durability)}`)
     }
@@ -802,8 +1029,15 @@ export class Strata {
     checkName(b, 'branch')
     const rows = decodeAll(this.call((x) => x.diff(x.branchId(a), x.branchId(b)))) as [Ns, string, string, 0 | 1 | 2, Value, Value][]
     const out: BranchDiff = { kv: emptySection(), state: emptySection(), json: emptySection(), events: { added: [], removed: [] } }
+    const sections = { [Ns.Kv]: out.kv, [Ns.State]: out.state, [Ns.Json]: out.json }
     for (const [ns, space, key, kind, va, vb] of rows) {
-      const section = ns === Ns.Kv ? out.kv : out.state
+      if (ns === Ns.Events) {
+        // An event at a sequence number in one branch only, or different events there on the two sides.
+        if (kind !== 1) out.events.added.push(Number(key))
+        if (kind !== 0) out.events.removed.push(Number(key))
+        continue
+      }
+      const section = sections[ns]
       const list = kind === 0 ? section.added : kind === 1 ? section.removed : section.modified
       list.push({ key, space, a: va, b: vb })
     }

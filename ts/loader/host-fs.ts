@@ -17,6 +17,7 @@ export interface HostFs {
   truncate(name: string, len: number): void
   createNew(name: string, data: Uint8Array): boolean
   remove(name: string): void
+  list(): string[]
   processAlive(pid: number): boolean
   pid(): number
   describe(): string
@@ -120,6 +121,7 @@ export function nodeHostFs(dir: string, create: boolean): HostFs {
       if (log?.name === name) closeLog()
       fs.rmSync(file(name), { force: true })
     },
+    list: () => fs.readdirSync(dir),
     processAlive(pid) {
       try {
         process.kill(pid, 0)

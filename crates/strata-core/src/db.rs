@@ -138,9 +138,12 @@ impl Database {
                 inner.apply(op);
             });
         }
+        // The first snapshot of a new directory comes before its first log: a crash in between leaves a
+        // directory that opens as new again.
         if fresh && !options.read_only {
             persist.initialize(&inner.capture(persist.generation()))?;
         }
+        persist.ensure_log()?;
         Ok(Database { inner: RwLock::new(inner), persist: Some(persist) })
     }
 

@@ -45,7 +45,8 @@ fn corrupt(file: &str, offset: usize, what: &str) -> Error {
     Error::new(ErrorCode::Corrupt, format!("{file} is damaged at byte {offset}: {what}; restore it from a backup"))
 }
 
-/// Checks a file header: a wrong magic is damage, a newer format is a database this build cannot read.
+/// Checks a file header: a wrong magic (or a version 0, or reserved bytes set) is damage, a newer format is a
+/// database this build cannot read.
 pub fn check_header(file: &str, bytes: &[u8], magic: &[u8; 8], format: u32) -> Result<()> {
     if bytes.len() < HEADER_LEN || &bytes[..8] != magic {
         return Err(corrupt(file, 0, "the file header is not a stratadb header"));
@@ -57,29 +58,56 @@ pub fn check_header(file: &str, bytes: &[u8], magic: &[u8; 8], format: u32) -> R
             "{file} was written by format version {version}; this stratadb reads versions up to {format}: upgrade stratadb"
         );
     }
+    if version == 0 || bytes[12..16] != [0; 4] {
+        return Err(corrupt(file, 8, "the file header has an impossible version or flags"));
+    }
     Ok(())
 }
 
-/// Reads a whole log file. A record cut short at the very end, or a last record whose checksum fails, is a torn
-/// write from a crash: reported in `torn_at`, not an error. Damage anywhere before the last record is `CORRUPT`.
+/// Most bytes one record can hold: a transaction's 256 MiB of values, its keys and framing, with room to spare.
+const MAX_RECORD: usize = 1 << 30;
+
+/// Whether a record whose length runs past the end of the file was really cut short by a crash. An append that
+/// was cut short wrote a prefix of the record, so the bytes after its header are part of its payload and no prefix
+/// of them has the record's checksum; a damaged length field over a complete record would show one.
+fn cut_short(payload: &[u8], crc: u32) -> bool {
+    let mut state = 0;
+    for (i, b) in payload.iter().enumerate() {
+        if state == crc && rmp_serde::from_slice::<Vec<Op>>(&payload[..i]).is_ok() {
+            return false;
+        }
+        state = crc32c::crc32c_append(state, std::slice::from_ref(b));
+    }
+    true
+}
+
+/// Reads a whole log file. A record cut short at the very end (or a zero-filled end, as some file systems leave
+/// after a power loss) is a torn write from a crash: reported in `torn_at`, not an error. Damage anywhere before the
+/// last record is `CORRUPT`, naming the file and the byte offset of the damaged record.
 pub fn read(file: &str, bytes: &[u8]) -> Result<Contents> {
     check_header(file, bytes, MAGIC, FORMAT)?;
     let mut commits = Vec::new();
     let mut at = HEADER_LEN;
     while at < bytes.len() {
-        let rest = bytes.len() - at;
-        if rest < RECORD_HEADER {
+        let rest = &bytes[at..];
+        if rest.len() < RECORD_HEADER || rest.iter().all(|b| *b == 0) {
             return Ok(Contents { commits, torn_at: Some(at) });
         }
-        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
+        let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
+        if len > MAX_RECORD {
+            return Err(corrupt(file, at, "a record's length is impossible"));
+        }
         let end = at + RECORD_HEADER + len;
         if end > bytes.len() {
-            return Ok(Contents { commits, torn_at: Some(at) });
+            if cut_short(&rest[RECORD_HEADER..], crc) {
+                return Ok(Contents { commits, torn_at: Some(at) });
+            }
+            return Err(corrupt(file, at, "a record's length does not match its contents"));
         }
         let payload = &bytes[at + RECORD_HEADER..end];
         if crc32c::crc32c(payload) != crc {
-            if end == bytes.len() {
+            if end == bytes.len() && cut_short(payload, crc) {
                 return Ok(Contents { commits, torn_at: Some(at) });
             }
             return Err(corrupt(file, at, "a record's checksum does not match"));
@@ -90,4 +118,9 @@ pub fn read(file: &str, bytes: &[u8]) -> Result<Contents> {
         at = end;
     }
     Ok(Contents { commits, torn_at: None })
+}
+
+/// The generation of a log file name, if it is one.
+pub fn generation_of(name: &str) -> Option<u64> {
+    name.strip_prefix("log-")?.strip_suffix(".wal")?.parse().ok()
 }

@@ -94,12 +94,17 @@ impl Database {
             .filter(|(_, va, vb)| live(*va) != live(*vb))
             .map(|(k, va, vb)| {
                 let d = keyspace::decode(k);
+                // Event records start with their chain hash; a diff shows what hosts read: `[type, payload]`.
+                let shown = |v: Option<&Bytes>| match d.ns {
+                    Namespace::Events => v.map(|r| Bytes::from(events::body(r))),
+                    _ => v.cloned(),
+                };
                 Change {
                     ns: d.ns,
                     space: inner.spaces[d.space as usize].clone(),
                     key: keyspace::label(k),
-                    a: live(va).cloned(),
-                    b: live(vb).cloned(),
+                    a: shown(live(va)),
+                    b: shown(live(vb)),
                 }
             })
             .collect())

@@ -84,7 +84,15 @@ fn lock(storage: &dyn Storage) -> Result<()> {
         }
         let holder = storage.read(LOCK).map_err(|e| io(storage, "reading LOCK", e))?.unwrap_or_default();
         let pid = String::from_utf8_lossy(&holder).trim().parse::<u32>().ok();
-        if let Some(pid) = pid.filter(|p| storage.process_alive(*p) || *p == storage.pid()) {
+        if pid == Some(storage.pid()) {
+            return fail!(
+                Locked,
+                "{} is already open in this process by another engine instance (with WebAssembly, every worker \
+                 thread has its own); open it from one thread, or use the native backend, which shares one engine",
+                storage.describe()
+            );
+        }
+        if let Some(pid) = pid.filter(|p| storage.process_alive(*p)) {
             return fail!(
                 Locked,
                 "{} is open in process {pid}; close it there first (or open with readOnly: true)",
@@ -94,6 +102,78 @@ fn lock(storage: &dyn Storage) -> Result<()> {
         storage.remove(LOCK).map_err(|e| io(storage, "removing a stale LOCK", e))?;
     }
     fail!(Locked, "{} is being opened by another process at the same moment", storage.describe())
+}
+
+/// What reading a directory found.
+struct ReadState {
+    recovered: Recovered,
+    /// The first log generation the snapshot does not cover.
+    first: u64,
+    /// The generation appends go to, and its length after any torn tail is cut.
+    generation: u64,
+    len: u64,
+}
+
+/// Reads the snapshot and every log after it; cuts a torn tail and removes logs the snapshot covers (unless
+/// read-only).
+fn read_state(storage: &dyn Storage, read_only: bool) -> Result<ReadState> {
+    let fail_io = |what: &str, e| io(storage, what, e);
+    let snapshot = match storage.read(snapshot::FILE).map_err(|e| fail_io("reading the snapshot", e))? {
+        Some(bytes) => Some(snapshot::decode(&bytes)?),
+        None => None,
+    };
+    let mut logs: Vec<u64> = storage
+        .list()
+        .map_err(|e| fail_io("listing the directory", e))?
+        .iter()
+        .filter_map(|n| log::generation_of(n))
+        .collect();
+    logs.sort_unstable();
+    let Some(snapshot) = snapshot else {
+        // A new directory, or one whose very first open was cut short after starting its first log: nothing was
+        // ever committed. Anything more is a database that lost its snapshot.
+        let first_log = storage.read(&log::file_name(1)).map_err(|e| fail_io("reading the log", e))?;
+        let never_used = logs.is_empty() || (logs == [1] && first_log.is_none_or(|b| b.len() <= log::HEADER_LEN));
+        if !never_used {
+            return fail!(Corrupt, "{} has logs but no {}: the snapshot was lost", storage.describe(), snapshot::FILE);
+        }
+        let recovered = Recovered { snapshot: None, commits: Vec::new() };
+        return Ok(ReadState { recovered, first: 1, generation: 1, len: log::HEADER_LEN as u64 });
+    };
+    let first = snapshot.next_log;
+    for stale in logs.iter().filter(|g| **g < first) {
+        // A crash between writing the snapshot and deleting the logs it covers leaves them behind.
+        if !read_only {
+            storage.remove(&log::file_name(*stale)).map_err(|e| fail_io("removing an old log", e))?;
+        }
+    }
+    let live: Vec<u64> = logs.into_iter().filter(|g| *g >= first).collect();
+    if let Some((i, g)) = live.iter().enumerate().find(|(i, g)| **g != first + *i as u64) {
+        return fail!(Corrupt, "{} is missing {} before log {g}", storage.describe(), log::file_name(first + i as u64));
+    }
+    let mut commits = Vec::new();
+    let mut len = log::HEADER_LEN as u64;
+    for (i, g) in live.iter().enumerate() {
+        let name = log::file_name(*g);
+        let bytes = storage.read(&name).map_err(|e| fail_io("reading the log", e))?.unwrap_or_default();
+        let contents = log::read(&name, &bytes)?;
+        commits.extend(contents.commits.into_iter().map(|ops| (name.clone(), ops)));
+        len = bytes.len() as u64;
+        if let Some(at) = contents.torn_at {
+            if i + 1 < live.len() {
+                return fail!(
+                    Corrupt,
+                    "{name} is damaged at byte {at}: a later log exists, so this is not a crash tail"
+                );
+            }
+            len = at as u64;
+            if !read_only {
+                storage.truncate(&name, len).map_err(|e| fail_io("cutting a torn log tail", e))?;
+            }
+        }
+    }
+    let generation = live.last().copied().unwrap_or(first);
+    Ok(ReadState { recovered: Recovered { snapshot: Some(snapshot), commits }, first, generation, len })
 }
 
 /// What recovery hands to the database: the state to start from and the commits to replay on top of it.
@@ -117,65 +197,48 @@ impl Persist {
     }
 
     fn recover(storage: Arc<dyn Storage>, options: OpenOptions) -> Result<(Persist, Recovered)> {
-        let fail_io = |what: &str, e| io(&*storage, what, e);
-        let snapshot = match storage.read(snapshot::FILE).map_err(|e| fail_io("reading the snapshot", e))? {
-            Some(bytes) => Some(snapshot::decode(&bytes)?),
-            None => None,
+        // A read-only open can race a checkpoint of the writer, which replaces the snapshot and then deletes the
+        // log it covers: reading again until the snapshot stayed the same throughout gives a consistent state.
+        let snapshot_id = |s: &dyn Storage| -> Result<Option<Vec<u8>>> {
+            let bytes = s.read(snapshot::FILE).map_err(|e| io(s, "reading the snapshot", e))?;
+            Ok(bytes
+                .map(|b| b[..b.len().min(log::HEADER_LEN + 4)].iter().copied().chain(b.len().to_le_bytes()).collect()))
         };
-        let first = snapshot.as_ref().map_or(1, |s| s.next_log);
-        if snapshot.is_none()
-            && storage.read(&log::file_name(first)).map_err(|e| fail_io("reading the log", e))?.is_some()
-        {
-            return fail!(Corrupt, "{} has a log but no {}: the snapshot was lost", storage.describe(), snapshot::FILE);
-        }
-        let mut commits = Vec::new();
-        let mut generation = first;
-        let mut len = log::HEADER_LEN as u64;
-        loop {
-            let name = log::file_name(generation);
-            let Some(bytes) = storage.read(&name).map_err(|e| fail_io("reading the log", e))? else { break };
-            let is_last =
-                storage.read(&log::file_name(generation + 1)).map_err(|e| fail_io("reading the log", e))?.is_none();
-            let contents = log::read(&name, &bytes)?;
-            commits.extend(contents.commits.into_iter().map(|ops| (name.clone(), ops)));
-            len = bytes.len() as u64;
-            if let Some(at) = contents.torn_at {
-                if !is_last {
-                    return fail!(
-                        Corrupt,
-                        "{name} is damaged at byte {at}: a later log exists, so this is not a crash tail"
-                    );
-                }
-                len = at as u64;
-                if !options.read_only {
-                    storage.truncate(&name, len).map_err(|e| fail_io("cutting a torn log tail", e))?;
-                }
+        for _ in 0..16 {
+            let before = snapshot_id(&*storage)?;
+            let state = read_state(&*storage, options.read_only)?;
+            if !options.read_only || snapshot_id(&*storage)? == before {
+                let persist = Persist {
+                    storage,
+                    options,
+                    log: Mutex::new(LogState {
+                        generation: state.generation,
+                        len: state.len,
+                        appended: 0,
+                        pending: Vec::new(),
+                        oldest: state.generation.min(state.first),
+                        broken: None,
+                    }),
+                    sync: Mutex::new(SyncState { synced: 0, syncing: false }),
+                    synced: Condvar::new(),
+                    locked: !options.read_only,
+                };
+                return Ok((persist, state.recovered));
             }
-            if is_last {
-                break;
-            }
-            generation += 1;
         }
-        let exists = storage.read(&log::file_name(generation)).map_err(|e| fail_io("reading the log", e))?.is_some();
-        if !exists && !options.read_only {
-            storage.replace(&log::file_name(generation), &log::header()).map_err(|e| fail_io("creating the log", e))?;
+        fail!(Io, "{} kept changing while being read; open it again", storage.describe())
+    }
+
+    /// Creates the current log file if it does not exist yet (after the first snapshot of a new directory).
+    pub fn ensure_log(&self) -> Result<()> {
+        if self.options.read_only {
+            return Ok(());
         }
-        let persist = Persist {
-            storage,
-            options,
-            log: Mutex::new(LogState {
-                generation,
-                len,
-                appended: 0,
-                pending: Vec::new(),
-                oldest: first,
-                broken: None,
-            }),
-            sync: Mutex::new(SyncState { synced: 0, syncing: false }),
-            synced: Condvar::new(),
-            locked: !options.read_only,
-        };
-        Ok((persist, Recovered { snapshot, commits }))
+        let name = log::file_name(self.log.lock().generation);
+        if self.storage.read(&name).map_err(|e| io(&*self.storage, "reading the log", e))?.is_none() {
+            self.storage.replace(&name, &log::header()).map_err(|e| io(&*self.storage, "creating the log", e))?;
+        }
+        Ok(())
     }
 
     pub fn options(&self) -> OpenOptions {
@@ -241,9 +304,15 @@ impl Persist {
             let mut log = self.log.lock();
             let name = log::file_name(log.generation);
             if !log.pending.is_empty() {
-                let pending = std::mem::take(&mut log.pending);
-                self.storage.append(&name, &pending).map_err(|e| io(&*self.storage, "writing the log", e))?;
-                log.len += pending.len() as u64;
+                if let Err(e) = self.storage.append(&name, &log.pending) {
+                    // Keep the records for the next flush, and cut off whatever part of them reached the file.
+                    if let Err(undo) = self.storage.truncate(&name, log.len) {
+                        log.broken = Some(format!("a write failed ({e}) and could not be undone ({undo})"));
+                    }
+                    return Err(io(&*self.storage, "writing the log", e));
+                }
+                log.len += log.pending.len() as u64;
+                log.pending.clear();
             }
             (name, log.appended)
         };

@@ -25,6 +25,8 @@ pub trait Storage: Send + Sync {
     /// Creates a file only if it does not exist; returns false when it existed.
     fn create_new(&self, name: &str, data: &[u8]) -> io::Result<bool>;
     fn remove(&self, name: &str) -> io::Result<()>;
+    /// The names of the files in the directory.
+    fn list(&self) -> io::Result<Vec<String>>;
     /// Whether the process with this id is alive (to tell a stale lock from a held one).
     fn process_alive(&self, pid: u32) -> bool;
     /// This process's id.
@@ -158,6 +160,10 @@ mod fs {
             }
         }
 
+        fn list(&self) -> io::Result<Vec<String>> {
+            fs::read_dir(&self.dir)?.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned())).collect()
+        }
+
         fn process_alive(&self, pid: u32) -> bool {
             #[cfg(unix)]
             {
@@ -283,6 +289,10 @@ impl Storage for MemStorage {
     fn remove(&self, name: &str) -> io::Result<()> {
         self.inner.lock().files.remove(name);
         Ok(())
+    }
+
+    fn list(&self) -> io::Result<Vec<String>> {
+        Ok(self.inner.lock().files.keys().cloned().collect())
     }
 
     fn process_alive(&self, _pid: u32) -> bool {

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::branch::{BranchId, Entries};
 use crate::db::{scan, Database};
@@ -24,7 +24,8 @@ pub const MAX_TX_WRITES: usize = 1_000_000;
 pub const MAX_TX_BYTES: usize = 256 * 1024 * 1024;
 
 pub struct Transaction {
-    db: Arc<Database>,
+    /// Weak, so an unfinished transaction does not keep a closed database (and its directory lock) alive.
+    db: Weak<Database>,
     branch: BranchId,
     snapshot: Entries,
     /// Head version (0: none) at the snapshot of every key read or written: what commit re-checks.
@@ -46,7 +47,7 @@ impl Database {
     pub fn begin(self: &Arc<Self>, branch: BranchId, read_only: bool) -> Result<Transaction> {
         let snapshot = self.read().branch(branch)?.entries.clone();
         Ok(Transaction {
-            db: self.clone(),
+            db: Arc::downgrade(self),
             branch,
             snapshot,
             observed: HashMap::new(),
@@ -250,7 +251,10 @@ impl Transaction {
         let writes: Vec<Write> =
             std::mem::take(&mut self.writes).into_iter().map(|(key, value)| Write::new(key, value)).collect();
         let branch = self.branch;
-        self.db.run(|inner| {
+        let Some(db) = self.db.upgrade() else {
+            return fail!(Closed, "the database of this transaction was closed before it committed");
+        };
+        db.run(|inner| {
             let entries = &inner.branch(branch)?.entries;
             let changed: Vec<String> = observed
                 .iter()

@@ -981,21 +981,11 @@ impl Harness {
             Op::Tx { b, steps, .. } => {
                 *b = self.pick(*b);
                 for step in steps {
-                    match step {
-                        Step::Outside { own, op } => {
-                            if *own {
-                                aim(op, *b);
-                            }
-                            **op = self.resolve(op);
+                    if let Step::Outside { own, op } = step {
+                        if *own {
+                            aim(op, *b);
                         }
-                        // Known engine bug (tx list drops pending keys when after < prefix): avoided meanwhile. An
-                        // `after` before `prefix` excludes nothing, so dropping it keeps the meaning of the call.
-                        Step::List { prefix, after, .. } => {
-                            if after.is_some_and(|a| a.as_bytes() < prefix.as_bytes()) {
-                                *after = None;
-                            }
-                        }
-                        _ => {}
+                        **op = self.resolve(op);
                     }
                 }
             }

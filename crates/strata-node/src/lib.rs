@@ -160,6 +160,50 @@ impl Database {
         js(self.db()?.history(ns(ns_)?, branch as u64, space, &key, limit)).map(|h| wire::history(&h).into())
     }
 
+    /// Appends an event; returns its sequence number.
+    #[napi(catch_unwind)]
+    pub fn append_event(&self, branch: f64, space: u32, kind: String, payload: &[u8]) -> Result<f64> {
+        js(self.db()?.append_event(branch as u64, space, &kind, payload)).map(|s| s as f64)
+    }
+
+    /// Copies event `seq` (`[type, payload]`) into the read buffer; returns the length it needs, or -1.
+    #[napi(catch_unwind)]
+    pub fn get_event(&mut self, branch: f64, space: u32, seq: f64, as_of: Option<f64>) -> Result<f64> {
+        let db = self.db.as_ref().ok_or_else(closed)?;
+        // SAFETY: as in `get`.
+        let out = self.read_buffer.as_mut().map(|b| unsafe { b.as_mut() }).unwrap_or_default();
+        let found =
+            js(db.event(branch as u64, space, seq as u64, wire::opt_u64(as_of), |v| wire::read_event_into(v, out)))?;
+        Ok(found.map_or(-1.0, |n| n as f64))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn list_events(
+        &self,
+        branch: f64,
+        space: u32,
+        kind: Option<String>,
+        after: Option<f64>,
+        limit: Option<f64>,
+        as_of: Option<f64>,
+    ) -> Result<Uint8Array> {
+        let limit = wire::opt_u64(limit).map(|n| n as usize);
+        let events =
+            self.db()?.events(branch as u64, space, kind.as_deref(), wire::opt_u64(after), limit, wire::opt_u64(as_of));
+        js(events).map(|e| wire::events(&e).into())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn count_events(&self, branch: f64, space: u32, kind: Option<String>) -> Result<f64> {
+        js(self.db()?.count_events(branch as u64, space, kind.as_deref())).map(|n| n as f64)
+    }
+
+    /// The first event whose hash chain or numbering is broken, or null.
+    #[napi(catch_unwind)]
+    pub fn verify_events(&self, branch: f64, space: u32) -> Result<Option<f64>> {
+        js(self.db()?.verify_events(branch as u64, space)).map(|s| s.map(|s| s as f64))
+    }
+
     #[napi(catch_unwind)]
     pub fn branch_id(&self, name: String) -> Result<f64> {
         js(self.db()?.branch_id(&name)).map(|id| id as f64)
@@ -285,6 +329,11 @@ impl Transaction {
         let limit = wire::opt_u64(limit).map(|n| n as usize);
         let keys = self.tx.list(ns(ns_)?, space, prefix.as_deref().unwrap_or(""), after.as_deref(), limit);
         js(keys).map(|k| wire::strings(&k).into())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn append_event(&mut self, space: u32, kind: String, payload: &[u8]) -> Result<f64> {
+        js(self.tx.append_event(space, &kind, payload)).map(|s| s as f64)
     }
 
     #[napi(catch_unwind)]

@@ -53,6 +53,8 @@ extern "C" {
     fn create_new(this: &HostFs, name: &str, data: &[u8]) -> std::result::Result<bool, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn remove(this: &HostFs, name: &str) -> std::result::Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn list(this: &HostFs) -> std::result::Result<Vec<String>, JsValue>;
     #[wasm_bindgen(method, js_name = processAlive)]
     fn process_alive(this: &HostFs, pid: u32) -> bool;
     #[wasm_bindgen(method)]
@@ -95,6 +97,9 @@ impl core::storage::Storage for Host {
     }
     fn remove(&self, name: &str) -> std::io::Result<()> {
         self.0.remove(name).map_err(io_error)
+    }
+    fn list(&self) -> std::io::Result<Vec<String>> {
+        self.0.list().map_err(io_error)
     }
     fn process_alive(&self, pid: u32) -> bool {
         self.0.process_alive(pid)
@@ -234,6 +239,49 @@ impl Database {
         js(self.db()?.history(ns(ns_)?, branch as u64, space, key, limit)).map(|h| wire::history(&h))
     }
 
+    /// Appends an event; returns its sequence number.
+    #[wasm_bindgen(js_name = appendEvent)]
+    pub fn append_event(&self, branch: f64, space: u32, kind: &str, payload: &[u8]) -> Result<f64> {
+        js(self.db()?.append_event(branch as u64, space, kind, payload)).map(|s| s as f64)
+    }
+
+    /// Copies event `seq` (`[type, payload]`) into the read buffer; returns the length it needs, or -1.
+    #[wasm_bindgen(js_name = getEvent)]
+    pub fn get_event(&mut self, branch: f64, space: u32, seq: f64, as_of: Option<f64>) -> Result<f64> {
+        let db = self.db.as_ref().ok_or_else(closed)?;
+        let out = &mut self.read_buffer;
+        let found =
+            js(db.event(branch as u64, space, seq as u64, wire::opt_u64(as_of), |v| wire::read_event_into(v, out)))?;
+        Ok(found.map_or(-1.0, |n| n as f64))
+    }
+
+    #[wasm_bindgen(js_name = listEvents)]
+    pub fn list_events(
+        &self,
+        branch: f64,
+        space: u32,
+        kind: Option<String>,
+        after: Option<f64>,
+        limit: Option<f64>,
+        as_of: Option<f64>,
+    ) -> Result<Vec<u8>> {
+        let limit = wire::opt_u64(limit).map(|n| n as usize);
+        let events =
+            self.db()?.events(branch as u64, space, kind.as_deref(), wire::opt_u64(after), limit, wire::opt_u64(as_of));
+        js(events).map(|e| wire::events(&e))
+    }
+
+    #[wasm_bindgen(js_name = countEvents)]
+    pub fn count_events(&self, branch: f64, space: u32, kind: Option<String>) -> Result<f64> {
+        js(self.db()?.count_events(branch as u64, space, kind.as_deref())).map(|n| n as f64)
+    }
+
+    /// The first event whose hash chain or numbering is broken, or undefined.
+    #[wasm_bindgen(js_name = verifyEvents)]
+    pub fn verify_events(&self, branch: f64, space: u32) -> Result<Option<f64>> {
+        js(self.db()?.verify_events(branch as u64, space)).map(|s| s.map(|s| s as f64))
+    }
+
     #[wasm_bindgen(js_name = branchId)]
     pub fn branch_id(&self, name: &str) -> Result<f64> {
         js(self.db()?.branch_id(name)).map(|id| id as f64)
@@ -346,6 +394,11 @@ impl Transaction {
         let limit = wire::opt_u64(limit).map(|n| n as usize);
         let keys = self.tx.list(ns(ns_)?, space, prefix.as_deref().unwrap_or(""), after.as_deref(), limit);
         js(keys).map(|k| wire::strings(&k))
+    }
+
+    #[wasm_bindgen(js_name = appendEvent)]
+    pub fn append_event(&mut self, space: u32, kind: &str, payload: &[u8]) -> Result<f64> {
+        js(self.tx.append_event(space, kind, payload)).map(|s| s as f64)
     }
 
     pub fn commit(&mut self) -> Result<()> {
