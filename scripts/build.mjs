@@ -9,7 +9,6 @@
 //
 // `--skip-native` builds everything but the addon (to test the WebAssembly fallback as a user without a binary).
 import { execFileSync } from 'node:child_process'
-import { existsSync, statSync } from 'node:fs'
 import { build } from 'esbuild'
 
 const skipNative = process.argv.includes('--skip-native')
@@ -51,10 +50,7 @@ run(toolchain === 'debian' ? '/usr/bin/cargo' : 'cargo',
   ['build', '--release', '--target', 'wasm32-unknown-unknown', '-p', 'strata-wasm', '--target-dir', `target/wasm-${toolchain}`],
   wasmEnv)
 const wasmIn = `target/wasm-${toolchain}/wasm32-unknown-unknown/release/strata_wasm.wasm`
-const wasmOut = 'wasm/strata_wasm_bg.wasm'
-if (!existsSync(wasmOut) || statSync(wasmIn).mtimeMs > statSync(wasmOut).mtimeMs) {
-  run('wasm-bindgen', ['--target', 'web', '--out-dir', 'wasm', wasmIn])
-}
+run('wasm-bindgen', ['--target', 'web', '--out-dir', 'wasm', wasmIn])
 
 step('bundles (esbuild)')
 const common = { bundle: true, logLevel: 'warning', sourcemap: false, legalComments: 'none' }

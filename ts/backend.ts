@@ -60,6 +60,7 @@ export interface Binding {
   begin(branch: number, readOnly: boolean): TxBinding
   flush(): void
   checkpoint(): void
+  compact(maxVersions: number | undefined, maxAgeMs: number | undefined): number
 }
 
 export type Durability = 'always' | 'standard' | 'none'
@@ -69,6 +70,8 @@ export interface DiskOptions {
   durability: Durability
   readOnly: boolean
   create: boolean
+  maxVersions: number | undefined
+  maxAgeMs: number | undefined
 }
 
 /** A transaction as a binding exposes it: the handle's calls, on its snapshot, without branch ids. */

@@ -15,6 +15,7 @@ export type {
   MergeStrategy,
   OpenOptions,
   ReadOptions,
+  RetentionOptions,
   TransactionOptions,
   Versioned,
 } from './strata.js'

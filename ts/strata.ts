@@ -101,6 +101,23 @@ export interface OpenOptions {
   readOnly?: boolean
   /** Create the directory when it is missing (default `true`). */
   create?: boolean
+  /**
+   * How much history `compact()` and every checkpoint keep: at most `maxVersions` versions per key, and what is
+   * younger than `maxAgeMs` (plus the version current at that age). The latest version of every key always stays.
+   */
+  retention?: RetentionOptions
+}
+
+export interface RetentionOptions {
+  maxVersions?: number
+  maxAgeMs?: number
+}
+
+function checkRetention(r: RetentionOptions | undefined, where: string): RetentionOptions {
+  checkOptions(r, ['maxVersions', 'maxAgeMs'], where)
+  const maxVersions = optionalNumber(r?.maxVersions, 'maxVersions', true)
+  if (maxVersions === 0) throw new StrataError('INVALID_VALUE', `${where}: maxVersions must be at least 1; the latest version always stays`)
+  return { maxVersions, maxAgeMs: optionalNumber(r?.maxAgeMs, 'maxAgeMs', false) }
 }
 
 export interface CacheOptions {
@@ -876,7 +893,8 @@ export class Strata {
    * @example const db = Strata.open('./agents.db', { durability: 'always' })
    */
   static open(path: string, options?: OpenOptions): Strata {
-    checkOptions(options, ['durability', 'readOnly', 'create'], 'Strata.open')
+    checkOptions(options, ['durability', 'readOnly', 'create', 'retention'], 'Strata.open')
+    const retention = checkRetention(options?.retention, 'Strata.open retention')
     if (typeof path !== 'string' || path.length === 0) {
       throw new StrataError('INVALID_VALUE', 'Strata.open needs the path of a directory')
     }
@@ -892,7 +910,13 @@ export class Strata {
     const b = loaded()
     let binding: Binding
     try {
-      binding = b.open(path, { durability, readOnly: options?.readOnly === true, create: options?.create !== false })
+      binding = b.open(path, {
+        durability,
+        readOnly: options?.readOnly === true,
+        create: options?.create !== false,
+        maxVersions: retention.maxVersions,
+        maxAgeMs: retention.maxAgeMs,
+      })
     } catch (e) {
       throw StrataError.from(e)
     }
@@ -1196,6 +1220,18 @@ export class Strata {
   }
 
   // ---- lifecycle --------------------------------------------------------------------------------------------
+
+  /**
+   * Drops old versions of every branch: by the given limits, or else by the `retention` given to `Strata.open`
+   * (without either, nothing). The latest version of every key always stays, and so do the versions current at
+   * or after the age limit, so reads as of any time since then are unchanged. Returns how many versions it dropped.
+   * @throws {StrataError} `INVALID_VALUE` (bad limits), `READ_ONLY`, `IO`, `CLOSED`.
+   */
+  compact(options?: RetentionOptions): number {
+    this.enterWrite()
+    const r = checkRetention(options, 'compact')
+    return this.call((b) => b.compact(r.maxVersions, r.maxAgeMs))
+  }
 
   /** Makes every acknowledged write durable now (for `'none'`: writes them). A no-op in memory. */
   flush(): void {

@@ -12,7 +12,14 @@ type NativeBinding = (Binding | TxBinding) & { setReadBuffer(buffer: Uint8Array)
 interface Addon {
   Database: {
     memory(name?: string | null): Binding
-    open(path: string, durability: string, readOnly: boolean, create: boolean): Binding
+    open(
+      path: string,
+      durability: string,
+      readOnly: boolean,
+      create: boolean,
+      maxVersions?: number,
+      maxAgeMs?: number,
+    ): Binding
   }
   errorCodes(): string[]
 }
@@ -45,7 +52,7 @@ export function loadNative(): Backend {
   return {
     name: 'native',
     memory: (name) => addon.Database.memory(name ?? null),
-    open: (path, o) => addon.Database.open(path, o.durability, o.readOnly, o.create),
+    open: (path, o) => addon.Database.open(path, o.durability, o.readOnly, o.create, o.maxVersions, o.maxAgeMs),
     readBuffer: (binding) => ownedReadBuffer(binding as NativeBinding),
     errorCodes: () => addon.errorCodes(),
   }

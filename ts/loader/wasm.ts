@@ -9,7 +9,10 @@ import type { HostFs } from './host-fs.js'
 
 /** What `wasm-bindgen --target web` generates for crates/strata-wasm, as the backend uses it. */
 export interface WasmModule {
-  Database: { memory(name?: string): Binding; open(host: HostFs, durability: string, readOnly: boolean): Binding }
+  Database: {
+    memory(name?: string): Binding
+    open(host: HostFs, durability: string, readOnly: boolean, maxVersions?: number, maxAgeMs?: number): Binding
+  }
   errorCodes(): string[]
 }
 
@@ -70,7 +73,7 @@ export function wasmBackend(mod: WasmModule, memory: WebAssembly.Memory, hostFs?
       if (hostFs === undefined) {
         throw new StrataError('UNSUPPORTED', 'Strata.open needs a file system, which this runtime does not have; use Strata.cache()')
       }
-      const db = mod.Database.open(hostFs(path, o.create), o.durability, o.readOnly)
+      const db = mod.Database.open(hostFs(path, o.create), o.durability, o.readOnly, o.maxVersions, o.maxAgeMs)
       if (o.durability === 'standard' && !o.readOnly) syncInBackground(db)
       return db
     },

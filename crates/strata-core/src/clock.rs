@@ -32,6 +32,11 @@ impl Clock {
         self.last = to;
     }
 
+    /// The current time, without handing out a timestamp.
+    pub fn now(&self) -> u64 {
+        (self.wall)().max(self.last)
+    }
+
     /// The last timestamp handed out or observed.
     pub fn last(&self) -> u64 {
         self.last

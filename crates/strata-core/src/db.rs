@@ -13,6 +13,7 @@ use crate::keyspace::{self, Namespace, SpaceId, StoreKey, DEFAULT_SPACE};
 use crate::names::{check_key, check_name};
 use crate::ops::{Op, Write};
 use crate::persist::{OpenOptions, Persist};
+use crate::retention::Retention;
 use crate::snapshot;
 use crate::storage::Storage;
 use crate::value;
@@ -204,12 +205,40 @@ impl Database {
         if p.options().read_only {
             return fail!(ReadOnly, "this database was opened with readOnly: true; checkpoint needs a writer");
         }
+        if let Some(rule) = self.retention() {
+            self.compact(rule)?;
+        }
         let state = {
             let inner = self.inner.write();
             let next = p.rotate()?;
             inner.capture(next)
         };
         p.install(&state)
+    }
+
+    /// The retention configured at open, as a rule for now: its cutoff is the current time minus the maximum age.
+    pub fn retention(&self) -> Option<Retention> {
+        let o = self.persist.as_ref()?.options();
+        if o.max_versions.is_none() && o.max_age_micros.is_none() {
+            return None;
+        }
+        Some(self.retention_rule(o.max_versions, o.max_age_micros))
+    }
+
+    /// A retention rule for now: keep `max_versions` per key and what is younger than `max_age_micros`.
+    pub fn retention_rule(&self, max_versions: Option<u64>, max_age_micros: Option<u64>) -> Retention {
+        let now = self.read().clock.now();
+        Retention { max_versions, cutoff: max_age_micros.map(|age| now.saturating_sub(age)) }
+    }
+
+    /// Drops old versions as `rule` says (see `retention`); returns how many versions were dropped. The latest
+    /// version of every key always stays, and so does every version current at or after the cutoff.
+    pub fn compact(&self, rule: Retention) -> Result<u64> {
+        if rule.max_versions == Some(0) {
+            return fail!(InvalidValue, "maxVersions must be at least 1: the latest version of every key always stays");
+        }
+        let (dropped, _) = self.run(|_| Ok((vec![Op::Compact { rule }], ())))?;
+        Ok(dropped.first().copied().unwrap_or(0))
     }
 
     /// Makes every acknowledged write durable now.

@@ -31,6 +31,7 @@ mod names;
 mod ops;
 mod persist;
 mod registry;
+mod retention;
 mod snapshot;
 pub mod storage;
 mod txn;
@@ -51,6 +52,7 @@ pub use persist::{Durability, OpenOptions};
 #[cfg(not(target_family = "wasm"))]
 pub use registry::open_dir;
 pub use registry::{named_memory, open_storage};
+pub use retention::Retention;
 pub use txn::{Transaction, MAX_TX_BYTES, MAX_TX_WRITES};
 pub use value::{validate as validate_value, MAX_DEPTH, MAX_VALUE_BYTES};
 pub use version::Version;

@@ -10,6 +10,7 @@ use crate::db::Inner;
 use crate::error::{fail, Result};
 use crate::keyspace::{self, SpaceId};
 use crate::names::check_key;
+use crate::retention::{Compactor, Retention};
 use crate::version::{Bytes, Head, Version};
 
 /// One write of a commit: `None` deletes (writes a tombstone). `origin` is set when a merge copies a version.
@@ -62,6 +63,10 @@ pub enum Op {
         source: BranchId,
         target: BranchId,
     },
+    /// Drop old versions of every branch (see `retention`).
+    Compact {
+        rule: Retention,
+    },
 }
 
 impl Inner {
@@ -106,6 +111,7 @@ impl Inner {
                 self.branch(*source)?;
                 self.branch(*target)?;
             }
+            Op::Compact { .. } => {}
         }
         Ok(())
     }
@@ -140,6 +146,16 @@ impl Inner {
             Op::RecordMerge { source, target } => {
                 let seen = self.branches[&source].entries.clone();
                 self.merge_bases.insert((source.min(target), source.max(target)), (source, seen));
+            }
+            Op::Compact { rule } => {
+                let mut c = Compactor::new(rule);
+                for b in self.branches.values_mut() {
+                    b.entries = c.entries(&b.entries);
+                }
+                for (_, seen) in self.merge_bases.values_mut() {
+                    *seen = c.entries(seen);
+                }
+                return vec![c.dropped];
             }
         }
         Vec::new()

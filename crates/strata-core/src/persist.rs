@@ -32,11 +32,20 @@ pub struct OpenOptions {
     pub read_only: bool,
     /// A checkpoint starts automatically when the current log grows past this many bytes.
     pub checkpoint_bytes: u64,
+    /// History kept by `Database::compact` and by every checkpoint: versions per key, and their age.
+    pub max_versions: Option<u64>,
+    pub max_age_micros: Option<u64>,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { durability: Durability::Standard, read_only: false, checkpoint_bytes: 64 * 1024 * 1024 }
+        OpenOptions {
+            durability: Durability::Standard,
+            read_only: false,
+            checkpoint_bytes: 64 * 1024 * 1024,
+            max_versions: None,
+            max_age_micros: None,
+        }
     }
 }
 

@@ -70,6 +70,34 @@ pub fn durability(name: &str) -> Result<crate::Durability> {
     }
 }
 
+/// Open options from host arguments (retention ages come in milliseconds).
+pub fn open_options(
+    durability: &str,
+    read_only: bool,
+    max_versions: Option<f64>,
+    max_age_ms: Option<f64>,
+) -> Result<crate::OpenOptions> {
+    Ok(crate::OpenOptions {
+        durability: self::durability(durability)?,
+        read_only,
+        max_versions: opt_u64(max_versions),
+        max_age_micros: opt_u64(max_age_ms).map(|ms| ms.saturating_mul(1000)),
+        ..Default::default()
+    })
+}
+
+/// `Database::compact` with host arguments: the given limits, or else the retention configured at open.
+pub fn compact(db: &crate::Database, max_versions: Option<f64>, max_age_ms: Option<f64>) -> Result<u64> {
+    let rule = match (opt_u64(max_versions), opt_u64(max_age_ms)) {
+        (None, None) => match db.retention() {
+            Some(rule) => rule,
+            None => return Ok(0),
+        },
+        (versions, age) => db.retention_rule(versions, age.map(|ms| ms.saturating_mul(1000))),
+    };
+    db.compact(rule)
+}
+
 /// Merge strategies by name.
 pub fn strategy(name: &str) -> Result<Strategy> {
     match name {

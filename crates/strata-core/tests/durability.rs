@@ -197,3 +197,35 @@ fn read_only_opens_see_the_state_at_open_and_refuse_writes() {
     assert_eq!(get(&ro, 0, "b"), None);
     assert_eq!(ro.put(Kv, 0, S, "c", &int(3)).unwrap_err().code, ErrorCode::ReadOnly);
 }
+
+#[test]
+fn compaction_keeps_the_latest_versions_survives_reopen_and_keeps_forks_shared() {
+    let dir = MemStorage::default();
+    let options = OpenOptions { durability: Durability::Always, max_versions: Some(2), ..OpenOptions::default() };
+    {
+        let db = Database::open(Arc::new(dir.clone()), options, wall).unwrap();
+        for i in 0..5 {
+            db.put(Kv, 0, S, "a", &int(i)).unwrap();
+        }
+        db.fork_branch("f", 0).unwrap();
+        assert_eq!(db.history(Kv, 0, S, "a", None).unwrap().len(), 5);
+        let rule = db.retention().unwrap();
+        assert_eq!(db.compact(rule).unwrap(), 3);
+        assert_eq!(db.compact(rule).unwrap(), 0, "a second compaction drops nothing more");
+        let f = db.branch_id("f").unwrap();
+        let (main, fork) = (db.history(Kv, 0, S, "a", None).unwrap(), db.history(Kv, f, S, "a", None).unwrap());
+        assert_eq!(main.iter().map(|v| v.version).collect::<Vec<_>>(), [5, 4]);
+        assert!(Arc::ptr_eq(&main[0], &fork[0]), "the fork still shares the compacted chain");
+        assert_eq!(
+            db.compact(strata_core::Retention { max_versions: Some(0), cutoff: None }).unwrap_err().code,
+            ErrorCode::InvalidValue
+        );
+    }
+    let db = Database::open(Arc::new(dir.clone()), options, wall).unwrap();
+    assert_eq!(db.history(Kv, 0, S, "a", None).unwrap().len(), 2, "the compaction was logged");
+    db.put(Kv, 0, S, "a", &int(9)).unwrap();
+    db.checkpoint().unwrap(); // compacts by the retention given at open
+    drop(db);
+    let db = Database::open(Arc::new(dir), options, wall).unwrap();
+    assert_eq!(db.history(Kv, 0, S, "a", None).unwrap().iter().map(|v| v.version).collect::<Vec<_>>(), [6, 5]);
+}

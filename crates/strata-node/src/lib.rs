@@ -52,10 +52,22 @@ impl Database {
 
     /// The on-disk database in directory `path`, shared with every other open of it in this process.
     #[napi(factory, catch_unwind)]
-    pub fn open(path: String, durability: String, read_only: bool, create: bool) -> Result<Database> {
-        let options =
-            core::OpenOptions { durability: js(wire::durability(&durability))?, read_only, ..Default::default() };
+    pub fn open(
+        path: String,
+        durability: String,
+        read_only: bool,
+        create: bool,
+        max_versions: Option<f64>,
+        max_age_ms: Option<f64>,
+    ) -> Result<Database> {
+        let options = js(wire::open_options(&durability, read_only, max_versions, max_age_ms))?;
         js(core::open_dir(&path, create, options, core::system_clock)).map(Database::new)
+    }
+
+    /// Drops old versions (the given limits, or else the retention given at open); returns how many.
+    #[napi(catch_unwind)]
+    pub fn compact(&self, max_versions: Option<f64>, max_age_ms: Option<f64>) -> Result<f64> {
+        js(wire::compact(self.db()?, max_versions, max_age_ms)).map(|n| n as f64)
     }
 
     /// Makes every acknowledged write durable now.

@@ -142,10 +142,20 @@ impl Database {
 
     /// The on-disk database reached through `host`, shared with every other open of its directory in this
     /// instance. The host calls `flush` on a timer for `standard` durability: there are no threads here.
-    pub fn open(host: HostFs, durability: &str, read_only: bool) -> Result<Database> {
-        let options =
-            core::OpenOptions { durability: js(wire::durability(durability))?, read_only, ..Default::default() };
+    pub fn open(
+        host: HostFs,
+        durability: &str,
+        read_only: bool,
+        max_versions: Option<f64>,
+        max_age_ms: Option<f64>,
+    ) -> Result<Database> {
+        let options = js(wire::open_options(durability, read_only, max_versions, max_age_ms))?;
         js(core::open_storage(std::sync::Arc::new(Host(host)), options, wall_clock)).map(Database::new)
+    }
+
+    /// Drops old versions (the given limits, or else the retention given at open); returns how many.
+    pub fn compact(&self, max_versions: Option<f64>, max_age_ms: Option<f64>) -> Result<f64> {
+        js(wire::compact(self.db()?, max_versions, max_age_ms)).map(|n| n as f64)
     }
 
     /// Makes every acknowledged write durable now.
