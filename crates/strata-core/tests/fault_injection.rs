@@ -369,7 +369,10 @@ struct Driver {
 impl Driver {
     fn new(durability: Durability, checkpoint_bytes: u64) -> Driver {
         let dir = MemStorage::default();
-        let db = Arc::new(open(&dir, OpenOptions { durability, checkpoint_bytes, read_only: false }).unwrap());
+        let db = Arc::new(
+            open(&dir, OpenOptions { durability, checkpoint_bytes, read_only: false, ..OpenOptions::default() })
+                .unwrap(),
+        );
         let spaces = vec![SPACES[0].to_string()];
         let state = observe(&db, spaces.clone());
         Driver {
