@@ -4,7 +4,8 @@
 //   1. toolchain   scripts/setup-toolchain.sh: the wasm32 target and a matching wasm-bindgen CLI (idempotent)
 //   2. native      napi build: crates/strata-node -> native/stratadb.<platform>.node + the napi loader index.cjs
 //   3. wasm        cargo build --target wasm32-unknown-unknown, then wasm-bindgen --target web -> wasm/
-//   4. bundles     esbuild: dist/index.js (Node ESM), dist/index.cjs (Node CommonJS), dist/browser.js (WASM only)
+//   4. bundles     esbuild: dist/index.js (Node ESM), dist/index.cjs (Node CommonJS), dist/browser.js (WASM only),
+//                  dist/wasm.* and dist/native.* (entries that force a backend; wasm.js is also Deno's)
 //   5. types       tsc --emitDeclarationOnly -> dist/*.d.ts
 //
 // `--skip-native` builds everything but the addon (to test the WebAssembly fallback as a user without a binary).
@@ -55,18 +56,22 @@ run('wasm-bindgen', ['--target', 'web', '--out-dir', 'wasm', wasmIn])
 step('bundles (esbuild)')
 const common = { bundle: true, logLevel: 'warning', sourcemap: false, legalComments: 'none' }
 await build({ ...common, entryPoints: ['ts/entry/node.ts'], outfile: 'dist/index.js', format: 'esm', platform: 'node', target: 'node20' })
-await build({
-  ...common,
-  entryPoints: ['ts/entry/node.ts'],
-  outfile: 'dist/index.cjs',
+const commonJs = {
   format: 'cjs',
   platform: 'node',
   target: 'node20',
   // CommonJS has no import.meta; the entry finds the .wasm and the addon relative to its own file.
   define: { 'import.meta.url': '__stratadb_module_url' },
   banner: { js: "const __stratadb_module_url = require('node:url').pathToFileURL(__filename).href;" },
-})
+}
+await build({ ...common, ...commonJs, entryPoints: ['ts/entry/node.ts'], outfile: 'dist/index.cjs' })
 await build({ ...common, entryPoints: ['ts/entry/browser.ts'], outfile: 'dist/browser.js', format: 'esm', platform: 'neutral', target: 'es2022' })
+// `stratadb/wasm` and `stratadb/native` force a backend; dist/wasm.js is also Deno's entry (the .wasm read with node:fs).
+for (const name of ['wasm', 'native']) {
+  const entryPoints = [`ts/entry/${name}.ts`]
+  await build({ ...common, entryPoints, outfile: `dist/${name}.js`, format: 'esm', platform: 'node', target: 'node20' })
+  await build({ ...common, ...commonJs, entryPoints, outfile: `dist/${name}.cjs` })
+}
 
 step('types (tsc)')
 run('npx', ['tsc', '-p', 'tsconfig.build.json'])

@@ -36,8 +36,9 @@ else
     printf '[package]\nname = "std-builder"\nversion = "0.0.0"\nedition = "2021"\n[lib]\npath = "src/lib.rs"\n' > "$scratch/Cargo.toml"
     printf '#![no_std]\n' > "$scratch/src/lib.rs"
     printf '[source.crates-io]\nreplace-with = "vendored-sources"\n[source.vendored-sources]\ndirectory = "/usr/src/rustc-1.96.0/library/vendor"\n' > "$scratch/.cargo/config.toml"
-    (cd "$scratch" && PATH=/usr/bin:$PATH RUSTC_BOOTSTRAP=1 /usr/bin/cargo build -q --release \
-      --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort,panic_unwind)
+    # embed-bitcode: the release profile uses LTO, which needs the bitcode of std too.
+    (cd "$scratch" && PATH=/usr/bin:$PATH RUSTC_BOOTSTRAP=1 RUSTFLAGS=-Cembed-bitcode=yes /usr/bin/cargo build -q \
+      --release --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort,panic_unwind)
     mkdir -p /usr/lib/rustlib/wasm32-unknown-unknown/lib
     cp "$scratch"/target/wasm32-unknown-unknown/release/deps/*.rlib /usr/lib/rustlib/wasm32-unknown-unknown/lib/
     rm -rf "$scratch"

@@ -161,6 +161,10 @@ function pack() {
   check(stray.length === 0, `the tarball would carry files that are not the package: ${stray.join(', ')}`)
   const missing = [...referencedFiles(pkg), 'native/index.cjs', 'wasm/strata_wasm_bg.wasm'].filter((f) => f !== 'package.json' && !files.includes(f))
   check(missing.length === 0, `package.json points at files the tarball lacks: ${missing.join(', ')} (is scripts/build.mjs building them?)`)
+  // Each bundle embeds wasm-bindgen's glue for one build of the .wasm; one older than the .wasm was not rebuilt with it.
+  const wasmTime = statSync(join(root, 'wasm/strata_wasm_bg.wasm')).mtimeMs
+  const stale = files.filter((f) => /^dist\/.*\.c?js$/.test(f) && statSync(join(root, f)).mtimeMs < wasmTime)
+  check(stale.length === 0, `${stale.join(', ')} older than wasm/strata_wasm_bg.wasm: stale bundles (is scripts/build.mjs building them?)`)
   check(!files.some((f) => f.endsWith('.node')), 'no .node in the main package: addons ship in the platform packages')
   check(dry.size <= MAX_PACKED && dry.unpackedSize <= MAX_UNPACKED, `tarball too big: ${dry.size} packed, ${dry.unpackedSize} unpacked`)
 

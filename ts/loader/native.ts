@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module'
 
 import type { Backend, Binding, ReadBuffer, TxBinding } from '../backend.js'
+import { StrataError } from '../errors.js'
 
 /** Databases and transactions of the addon both take a read buffer. */
 type NativeBinding = (Binding | TxBinding) & { setReadBuffer(buffer: Uint8Array): void }
@@ -44,11 +45,39 @@ function ownedReadBuffer(binding: NativeBinding): ReadBuffer {
   return rb
 }
 
+/**
+ * The addon, or a `StrataError` (`UNSUPPORTED`) naming the platform and what to do, `hint` saying how to get
+ * WebAssembly instead.
+ */
+export function loadNativeOrExplain(hint: string): Backend {
+  try {
+    return loadNative()
+  } catch (err) {
+    const platform = `${process.platform}-${process.arch}`
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err)
+    throw new StrataError(
+      'UNSUPPORTED',
+      `no native stratadb addon fits ${platform} (${reason}); install the stratadb package for ${platform}, or ${hint}`,
+    )
+  }
+}
+
 /** Loads the addon; throws whatever the napi loader threw when no binary fits this platform. */
 export function loadNative(): Backend {
-  // The path is relative to the built entry in dist/; the generated loader sits in native/ at the package root.
+  // A platform package of another version than this one counts as absent: the napi loader then throws, and the
+  // caller falls back to WebAssembly rather than run a binary built for other code. The loader reads this switch
+  // from the environment; it is set only while the loader runs.
   const require = createRequire(import.meta.url)
-  const addon = require('../native/index.cjs') as Addon
+  const previous = process.env.NAPI_RS_ENFORCE_VERSION_CHECK
+  process.env.NAPI_RS_ENFORCE_VERSION_CHECK = '1'
+  let addon: Addon
+  try {
+    // The path is relative to the built entry in dist/; the generated loader sits in native/ at the package root.
+    addon = require('../native/index.cjs') as Addon
+  } finally {
+    if (previous === undefined) delete process.env.NAPI_RS_ENFORCE_VERSION_CHECK
+    else process.env.NAPI_RS_ENFORCE_VERSION_CHECK = previous
+  }
   return {
     name: 'native',
     memory: (name) => addon.Database.memory(name ?? null),
