@@ -44,6 +44,21 @@ export interface Binding {
   ): Uint8Array
   countEvents(branch: number, space: number, type: string | undefined): number
   verifyEvents(branch: number, space: number): number | null | undefined
+  createCollection(branch: number, space: number, name: string, dimension: number, metric: string): void
+  deleteCollection(branch: number, space: number, name: string): boolean
+  listCollections(branch: number, space: number): Uint8Array
+  upsertVector(branch: number, space: number, collection: string, key: string, vector: Float32Array, metadata: Uint8Array): number
+  getVector(branch: number, space: number, collection: string, key: string): Uint8Array | null | undefined
+  deleteVector(branch: number, space: number, collection: string, key: string): boolean
+  search(
+    branch: number,
+    space: number,
+    collection: string,
+    query: Float32Array,
+    k: number,
+    filter: Uint8Array | undefined,
+    asOf: number | undefined,
+  ): Uint8Array
   branchId(name: string): number
   branchName(id: number): string
   branchExists(name: string): boolean

@@ -1,11 +1,12 @@
 /**
  * stratadb's public API. Runtime entries (`entry/node.ts`, `entry/browser.ts`) load a backend and re-export this.
  */
-export { Strata, Kv, State, Events, Json, Transaction } from './strata.js'
+export { Strata, Kv, State, Events, Json, Vectors, Transaction } from './strata.js'
 export type {
   BranchDiff,
   BranchInfo,
   CacheOptions,
+  CollectionInfo,
   DiffEntry,
   DiffSection,
   Event,
@@ -13,10 +14,13 @@ export type {
   ListOptions,
   MergeResult,
   MergeStrategy,
+  Metric,
   OpenOptions,
   ReadOptions,
   RetentionOptions,
+  SearchHit,
   TransactionOptions,
+  VectorEntry,
   Versioned,
 } from './strata.js'
 export type { Durability } from './backend.js'

@@ -543,6 +543,139 @@ export class Json {
   }
 }
 
+export type Metric = 'cosine' | 'euclidean' | 'dot'
+
+/** A vector collection as `listCollections` reports it. */
+export interface CollectionInfo {
+  name: string
+  dimension: number
+  metric: Metric
+  count: number
+}
+
+/** A stored vector. */
+export interface VectorEntry {
+  key: string
+  vector: Float32Array
+  metadata: Value
+  version: number
+}
+
+/** A search result: `score` is the cosine similarity or dot product (higher is better), or for `euclidean` the distance (lower is better). */
+export interface SearchHit {
+  key: string
+  score: number
+  metadata: Value
+}
+
+const METRICS: readonly string[] = ['cosine', 'euclidean', 'dot']
+
+/** Vectors cross the boundary as one `Float32Array`; plain arrays are converted once. */
+function toFloat32(v: unknown, what: string): Float32Array {
+  if (v instanceof Float32Array) return v
+  if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return Float32Array.from(v as number[])
+  throw new StrataError('INVALID_VALUE', `${what} must be a Float32Array or an array of numbers`)
+}
+
+/** `db.vector`: collections of vectors with metadata, searched by similarity; branch-aware and versioned. */
+export class Vectors {
+  /** @internal */
+  constructor(private readonly db: Strata) {}
+
+  private call<T>(write: boolean, f: (b: Binding, branch: number, space: number) => T): T {
+    const h = write ? this.db.enterWrite() : this.db.enter()
+    try {
+      return f(h.binding, this.db.branchId, this.db.spaceId)
+    } catch (e) {
+      throw fail(this.db.shared, e)
+    }
+  }
+
+  /**
+   * Creates a collection of `dimension`-sized vectors compared by `metric` (default `'cosine'`).
+   * @throws {StrataError} `INVALID_NAME` (bad or existing name), `INVALID_VALUE` (bad dimension or metric), `READ_ONLY`.
+   */
+  createCollection(name: string, options: { dimension: number; metric?: Metric }): void {
+    this.db.enter()
+    checkName(name, 'collection')
+    checkOptions(options, ['dimension', 'metric'], 'vector.createCollection')
+    const dimension = optionalNumber(options?.dimension, 'dimension', true)
+    if (dimension === undefined) throw new StrataError('INVALID_VALUE', 'vector.createCollection needs { dimension }')
+    const metric = options.metric ?? 'cosine'
+    if (!METRICS.includes(metric)) {
+      throw new StrataError('INVALID_VALUE', `metric must be 'cosine', 'euclidean' or 'dot', got ${String(metric)}`)
+    }
+    this.call(true, (b, branch, space) => b.createCollection(branch, space, name, dimension, metric))
+  }
+
+  /** Deletes a collection and its vectors; returns whether it existed. */
+  deleteCollection(name: string): boolean {
+    this.db.enter()
+    checkName(name, 'collection')
+    return this.call(true, (b, branch, space) => b.deleteCollection(branch, space, name))
+  }
+
+  /** The collections of the current branch and space. */
+  listCollections(): CollectionInfo[] {
+    const rows = decodeAll(this.call(false, (b, branch, space) => b.listCollections(branch, space))) as [string, number, Metric, number][]
+    return rows.map(([name, dimension, metric, count]) => ({ name, dimension, metric, count }))
+  }
+
+  /**
+   * Writes `vector` (and `metadata`) under `key`, replacing what was there; returns its new version.
+   * @throws {StrataError} `INVALID_VALUE` (wrong dimension, non-finite component, bad metadata), `INVALID_NAME`
+   *   (unknown collection), `INVALID_KEY`, `READ_ONLY`.
+   */
+  upsert(collection: string, key: string, vector: Float32Array | number[], metadata: Value = null): number {
+    this.db.enter()
+    checkName(collection, 'collection')
+    checkKey(key)
+    const v = toFloat32(vector, 'vector')
+    const meta = encoder.encode(metadata)
+    return this.call(true, (b, branch, space) => b.upsertVector(branch, space, collection, key, v, meta))
+  }
+
+  /** The vector under `key`, or `null`. */
+  get(collection: string, key: string): VectorEntry | null {
+    this.db.enter()
+    checkName(collection, 'collection')
+    checkKey(key)
+    const raw = this.call(false, (b, branch, space) => b.getVector(branch, space, collection, key))
+    if (raw === null || raw === undefined) return null
+    const [version, bytes, metadata] = decodeAll(raw) as [number, Uint8Array, Value]
+    return { key, vector: new Float32Array(bytes.slice().buffer), metadata, version }
+  }
+
+  /** Deletes the vector under `key`; returns whether it existed. */
+  delete(collection: string, key: string): boolean {
+    this.db.enter()
+    checkName(collection, 'collection')
+    checkKey(key)
+    return this.call(true, (b, branch, space) => b.deleteVector(branch, space, collection, key))
+  }
+
+  /**
+   * The `k` (default 10) vectors most similar to `query`, best first; `filter` keeps those whose metadata has
+   * every given field equal to the given value; `asOf` searches the collection as it was then.
+   * @throws {StrataError} `INVALID_VALUE` (wrong dimension, bad options), `INVALID_NAME` (unknown collection).
+   */
+  search(collection: string, query: Float32Array | number[], options?: { k?: number; filter?: { [field: string]: Value }; asOf?: number }): SearchHit[] {
+    this.db.enter()
+    checkName(collection, 'collection')
+    checkOptions(options, ['k', 'filter', 'asOf'], 'vector.search')
+    const q = toFloat32(query, 'query')
+    const k = optionalNumber(options?.k, 'k', true) ?? 10
+    const filter = options?.filter
+    if (filter !== undefined && (typeof filter !== 'object' || filter === null || Array.isArray(filter))) {
+      throw new StrataError('INVALID_VALUE', 'vector.search: filter must be an object of metadata fields')
+    }
+    const filterBytes = filter === undefined ? undefined : encoder.encode(filter).slice()
+    const asOf = optionalNumber(options?.asOf, 'asOf', false) ?? this.db.asOf
+    const rows = decodeAll(this.call(false, (b, branch, space) => b.search(branch, space, collection, q, k, filterBytes, asOf))) as [string, number, Value][]
+    return rows.map(([key, score, metadata]) => ({ key, score, metadata }))
+  }
+}
+
 /** The handle as a `Target`: every call goes to its binding with its current branch and space. */
 class HandleTarget implements Target {
   constructor(private readonly db: Strata) {}
@@ -833,6 +966,8 @@ export class Strata {
   readonly events: Events
   /** JSON documents. */
   readonly json: Json
+  /** Vector collections and similarity search. */
+  readonly vector: Vectors
 
   /** @internal */ handle: Handle
   /** @internal */ readonly target: HandleTarget
@@ -856,6 +991,7 @@ export class Strata {
     this.state = new State(this.target, Ns.State, 'cell')
     this.events = new Events(this.target)
     this.json = new Json(this.target)
+    this.vector = new Vectors(this)
   }
 
   /** Which backend this runtime loaded: `'native'` (the N-API addon) or `'wasm'`. */

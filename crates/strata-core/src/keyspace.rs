@@ -15,14 +15,25 @@ pub enum Namespace {
     Json = 2,
     /// Event logs: the user key is the sequence number, 8 bytes big-endian (see `events`).
     Events = 3,
+    /// Vectors: the user key is `collection \0 key` (see `vectors`).
+    Vectors = 4,
+    /// Vector collections: the user key is the collection name, the value its dimension and metric.
+    Collections = 5,
 }
 
 impl Namespace {
-    pub const ALL: [Namespace; 4] = [Namespace::Kv, Namespace::State, Namespace::Json, Namespace::Events];
+    pub const ALL: [Namespace; 6] = [
+        Namespace::Kv,
+        Namespace::State,
+        Namespace::Json,
+        Namespace::Events,
+        Namespace::Vectors,
+        Namespace::Collections,
+    ];
 
-    /// Namespaces addressed by string keys (every one but the event logs).
+    /// Namespaces hosts address with plain string keys through the generic calls.
     pub fn is_keyed(self) -> bool {
-        self != Namespace::Events
+        matches!(self, Namespace::Kv | Namespace::State | Namespace::Json)
     }
 
     pub fn from_u8(n: u8) -> Option<Namespace> {
@@ -77,6 +88,7 @@ pub fn decode(k: &[u8]) -> Decoded<'_> {
 pub fn label(k: &[u8]) -> String {
     match namespace_of(k) {
         Some(Namespace::Events) => event_seq(k).map_or_else(String::new, |s| s.to_string()),
+        Some(Namespace::Vectors) => decode(k).key.replacen('\0', "/", 1),
         _ => decode(k).key.to_string(),
     }
 }

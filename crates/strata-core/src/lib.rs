@@ -36,6 +36,7 @@ mod snapshot;
 pub mod storage;
 mod txn;
 mod value;
+mod vectors;
 mod version;
 pub mod wire;
 
@@ -55,4 +56,5 @@ pub use registry::{named_memory, open_storage};
 pub use retention::Retention;
 pub use txn::{Transaction, MAX_TX_BYTES, MAX_TX_WRITES};
 pub use value::{validate as validate_value, MAX_DEPTH, MAX_VALUE_BYTES};
+pub use vectors::{split as split_vector, Collection, Hit, Metric, MAX_DIMENSION};
 pub use version::Version;

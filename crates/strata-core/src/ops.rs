@@ -8,8 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::branch::{Branch, BranchId};
 use crate::db::Inner;
 use crate::error::{fail, Result};
-use crate::keyspace::{self, SpaceId};
-use crate::names::check_key;
+use crate::keyspace::{self, Namespace, SpaceId};
+use crate::names::{check_key, check_name};
 use crate::retention::{Compactor, Retention};
 use crate::version::{Bytes, Head, Version};
 
@@ -100,10 +100,20 @@ impl Inner {
                     if d.space as usize >= self.spaces.len() {
                         return fail!(InvalidValue, "unknown space id {}; get ids from space_id", d.space);
                     }
-                    if d.ns.is_keyed() {
-                        check_key(d.key)?;
-                    } else if keyspace::event_seq(&w.key).is_none() {
-                        return fail!(Corrupt, "an event has a malformed sequence number");
+                    match d.ns {
+                        Namespace::Events if keyspace::event_seq(&w.key).is_none() => {
+                            return fail!(Corrupt, "an event has a malformed sequence number");
+                        }
+                        Namespace::Events => {}
+                        Namespace::Vectors => match d.key.split_once('\0') {
+                            Some((collection, key)) => {
+                                check_name("collection", collection)?;
+                                check_key(key)?;
+                            }
+                            None => return fail!(Corrupt, "a vector key names no collection"),
+                        },
+                        Namespace::Collections => check_name("collection", d.key)?,
+                        _ => check_key(d.key)?,
                     }
                 }
             }

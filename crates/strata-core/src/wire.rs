@@ -52,6 +52,44 @@ pub fn events(events: &[(u64, std::sync::Arc<Version>)]) -> Vec<u8> {
     out
 }
 
+/// `[[name, dimension, metric, count], ...]`
+pub fn collections(items: &[crate::Collection]) -> Vec<u8> {
+    let mut out = Vec::new();
+    array(&mut out, items.len());
+    for c in items {
+        array(&mut out, 4);
+        str(&mut out, &c.name);
+        uint(&mut out, c.dimension as u64);
+        str(&mut out, c.metric.name());
+        uint(&mut out, c.count);
+    }
+    out
+}
+
+/// `[version, vector as bin (f32 LE), metadata]` of a stored vector.
+pub fn vector(v: &Version) -> Vec<u8> {
+    let (vector, metadata) = crate::split_vector(v.value.as_deref().unwrap_or_default());
+    let mut out = Vec::with_capacity(16 + vector.len() + metadata.len());
+    array(&mut out, 3);
+    uint(&mut out, v.version);
+    let _ = encode::write_bin(&mut out, vector);
+    out.extend_from_slice(metadata);
+    out
+}
+
+/// `[[key, score, metadata], ...]`, best first.
+pub fn hits(hits: &[crate::Hit]) -> Vec<u8> {
+    let mut out = Vec::new();
+    array(&mut out, hits.len());
+    for h in hits {
+        array(&mut out, 3);
+        str(&mut out, &h.key);
+        let _ = encode::write_f64(&mut out, h.score as f64);
+        out.extend_from_slice(&h.metadata);
+    }
+    out
+}
+
 /// Namespaces of string keys by their host-side number (event logs have calls of their own).
 pub fn namespace(n: u32) -> Result<Namespace> {
     match u8::try_from(n).ok().and_then(Namespace::from_u8).filter(|ns| ns.is_keyed()) {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::Uint8Array;
+use napi::bindgen_prelude::{Float32Array, Uint8Array};
 use napi_derive::napi;
 use strata_core::{self as core, wire, ErrorCode};
 
@@ -214,6 +214,75 @@ impl Database {
     #[napi(catch_unwind)]
     pub fn verify_events(&self, branch: f64, space: u32) -> Result<Option<f64>> {
         js(self.db()?.verify_events(branch as u64, space)).map(|s| s.map(|s| s as f64))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn create_collection(
+        &self,
+        branch: f64,
+        space: u32,
+        name: String,
+        dimension: u32,
+        metric: String,
+    ) -> Result<()> {
+        js(self.db()?.create_collection(branch as u64, space, &name, dimension, &metric))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn delete_collection(&self, branch: f64, space: u32, name: String) -> Result<bool> {
+        js(self.db()?.delete_collection(branch as u64, space, &name))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn list_collections(&self, branch: f64, space: u32) -> Result<Uint8Array> {
+        js(self.db()?.collections(branch as u64, space)).map(|c| wire::collections(&c).into())
+    }
+
+    /// Writes a vector; the `Float32Array` is read in place.
+    #[napi(catch_unwind)]
+    pub fn upsert_vector(
+        &self,
+        branch: f64,
+        space: u32,
+        collection: String,
+        key: String,
+        vector: Float32Array,
+        metadata: &[u8],
+    ) -> Result<f64> {
+        js(self.db()?.upsert_vector(branch as u64, space, &collection, &key, &vector, metadata)).map(|v| v as f64)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn get_vector(&self, branch: f64, space: u32, collection: String, key: String) -> Result<Option<Uint8Array>> {
+        js(self.db()?.vector(branch as u64, space, &collection, &key, wire::vector)).map(|v| v.map(Uint8Array::from))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn delete_vector(&self, branch: f64, space: u32, collection: String, key: String) -> Result<bool> {
+        js(self.db()?.delete_vector(branch as u64, space, &collection, &key))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn search(
+        &self,
+        branch: f64,
+        space: u32,
+        collection: String,
+        query: Float32Array,
+        k: u32,
+        filter: Option<Uint8Array>,
+        as_of: Option<f64>,
+    ) -> Result<Uint8Array> {
+        let hits = self.db()?.search(
+            branch as u64,
+            space,
+            &collection,
+            &query,
+            k as usize,
+            filter.as_deref(),
+            wire::opt_u64(as_of),
+        );
+        js(hits).map(|h| wire::hits(&h).into())
     }
 
     #[napi(catch_unwind)]

@@ -292,6 +292,67 @@ impl Database {
         js(self.db()?.verify_events(branch as u64, space)).map(|s| s.map(|s| s as f64))
     }
 
+    #[wasm_bindgen(js_name = createCollection)]
+    pub fn create_collection(&self, branch: f64, space: u32, name: &str, dimension: u32, metric: &str) -> Result<()> {
+        js(self.db()?.create_collection(branch as u64, space, name, dimension, metric))
+    }
+
+    #[wasm_bindgen(js_name = deleteCollection)]
+    pub fn delete_collection(&self, branch: f64, space: u32, name: &str) -> Result<bool> {
+        js(self.db()?.delete_collection(branch as u64, space, name))
+    }
+
+    #[wasm_bindgen(js_name = listCollections)]
+    pub fn list_collections(&self, branch: f64, space: u32) -> Result<Vec<u8>> {
+        js(self.db()?.collections(branch as u64, space)).map(|c| wire::collections(&c))
+    }
+
+    /// Writes a vector; the `Float32Array` is copied into linear memory in one block.
+    #[wasm_bindgen(js_name = upsertVector)]
+    pub fn upsert_vector(
+        &self,
+        branch: f64,
+        space: u32,
+        collection: &str,
+        key: &str,
+        vector: &[f32],
+        metadata: &[u8],
+    ) -> Result<f64> {
+        js(self.db()?.upsert_vector(branch as u64, space, collection, key, vector, metadata)).map(|v| v as f64)
+    }
+
+    #[wasm_bindgen(js_name = getVector)]
+    pub fn get_vector(&self, branch: f64, space: u32, collection: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        js(self.db()?.vector(branch as u64, space, collection, key, wire::vector))
+    }
+
+    #[wasm_bindgen(js_name = deleteVector)]
+    pub fn delete_vector(&self, branch: f64, space: u32, collection: &str, key: &str) -> Result<bool> {
+        js(self.db()?.delete_vector(branch as u64, space, collection, key))
+    }
+
+    pub fn search(
+        &self,
+        branch: f64,
+        space: u32,
+        collection: &str,
+        query: &[f32],
+        k: u32,
+        filter: Option<Vec<u8>>,
+        as_of: Option<f64>,
+    ) -> Result<Vec<u8>> {
+        let hits = self.db()?.search(
+            branch as u64,
+            space,
+            collection,
+            query,
+            k as usize,
+            filter.as_deref(),
+            wire::opt_u64(as_of),
+        );
+        js(hits).map(|h| wire::hits(&h))
+    }
+
     #[wasm_bindgen(js_name = branchId)]
     pub fn branch_id(&self, name: &str) -> Result<f64> {
         js(self.db()?.branch_id(name)).map(|id| id as f64)
