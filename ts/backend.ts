@@ -42,13 +42,13 @@ export interface Binding {
     limit: number | undefined,
     asOf: number | undefined,
   ): Uint8Array
-  countEvents(branch: number, space: number, type: string | undefined): number
+  countEvents(branch: number, space: number, type: string | undefined, asOf: number | undefined): number
   verifyEvents(branch: number, space: number): number | null | undefined
   createCollection(branch: number, space: number, name: string, dimension: number, metric: string): void
   deleteCollection(branch: number, space: number, name: string): boolean
-  listCollections(branch: number, space: number): Uint8Array
+  listCollections(branch: number, space: number, asOf: number | undefined): Uint8Array
   upsertVector(branch: number, space: number, collection: string, key: string, vector: Float32Array, metadata: Uint8Array): number
-  getVector(branch: number, space: number, collection: string, key: string): Uint8Array | null | undefined
+  getVector(branch: number, space: number, collection: string, key: string, asOf: number | undefined): Uint8Array | null | undefined
   deleteVector(branch: number, space: number, collection: string, key: string): boolean
   search(
     branch: number,

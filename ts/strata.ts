@@ -195,6 +195,8 @@ type Lifecycle = 'open' | 'closed'
 interface Target {
   /** Throws `CLOSED` (or the trap of a broken WebAssembly instance) before any argument is looked at. */
   open(): void
+  /** As `open`, and throws `READ_ONLY` where writes are refused. */
+  writable(): void
   /** The fixed read time of a handle from `db.at(ts)`. */
   readonly asOf: number | undefined
   /** The buffer the last `get` landed in. */
@@ -209,7 +211,7 @@ interface Target {
   /** Reads event `seq` into `reads`; returns its length or -1. */
   getEvent(seq: number, asOf: number | undefined): number
   listEvents(type: string | undefined, after: number | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array
-  countEvents(type: string | undefined): number
+  countEvents(type: string | undefined, asOf: number | undefined): number
   verifyEvents(): number | null | undefined
 }
 
@@ -389,7 +391,7 @@ export class State extends Keyspace {
         `expectedVersion must be a positive integer version (from getVersioned) or null for "only if the cell does not exist", got ${String(expectedVersion)}`,
       )
     }
-    return this.target.cas(Ns.State, cell, expectedVersion ?? undefined, encoder.encode(value)) ?? null
+    return this.target.cas(this.ns, cell, expectedVersion ?? undefined, encoder.encode(value)) ?? null
   }
 
   /**
@@ -468,11 +470,12 @@ export class Events {
     return rows.map(([sequence, timestamp, type, payload]) => ({ sequence, type, payload, timestamp }))
   }
 
-  /** How many events the log holds (of one `type`, if given). */
-  count(options?: { type?: string }): number {
+  /** How many events the log holds (of one `type`, if given; as of `asOf`, if given). */
+  count(options?: { type?: string; asOf?: number }): number {
     this.target.open()
-    checkOptions(options, ['type'], 'events.count')
-    return this.target.countEvents(options?.type === undefined ? undefined : checkKeyPart(options.type, 'type'))
+    checkOptions(options, ['type', 'asOf'], 'events.count')
+    const type = options?.type === undefined ? undefined : checkKeyPart(options.type, 'type')
+    return this.target.countEvents(type, optionalNumber(options?.asOf, 'asOf', false) ?? this.target.asOf)
   }
 
   /** Checks the hash chain: `ok`, or the first event that does not match its predecessor's hash. */
@@ -499,12 +502,12 @@ export class Json {
    * @example db.json.set('agent:1', '$.memory.goals[0]', 'ship it')
    */
   set(key: string, path: string, value: Value): number {
-    this.target.open()
+    this.target.writable()
     const steps = parsePath(path)
     if (steps.length === 0) return this.docs.set(key, value)
     for (;;) {
       const current = this.docs.getVersioned(key)
-      const doc = setAt(current?.value ?? undefined, steps, value)
+      const doc = setAt(current === null ? undefined : current.value, steps, value)
       const version = this.docs.cas(key, current?.version ?? null, doc)
       if (version !== null) return version
     }
@@ -520,7 +523,7 @@ export class Json {
 
   /** Removes the value at `path` (`$`: the whole document); returns whether anything was removed. */
   delete(key: string, path: string = '$'): boolean {
-    this.target.open()
+    this.target.writable()
     const steps = parsePath(path)
     if (steps.length === 0) return this.docs.delete(key)
     for (;;) {
@@ -617,7 +620,8 @@ export class Vectors {
 
   /** The collections of the current branch and space. */
   listCollections(): CollectionInfo[] {
-    const rows = decodeAll(this.call(false, (b, branch, space) => b.listCollections(branch, space))) as [string, number, Metric, number][]
+    const asOf = this.db.asOf
+    const rows = decodeAll(this.call(false, (b, branch, space) => b.listCollections(branch, space, asOf))) as [string, number, Metric, number][]
     return rows.map(([name, dimension, metric, count]) => ({ name, dimension, metric, count }))
   }
 
@@ -640,7 +644,8 @@ export class Vectors {
     this.db.enter()
     checkName(collection, 'collection')
     checkKey(key)
-    const raw = this.call(false, (b, branch, space) => b.getVector(branch, space, collection, key))
+    const asOf = this.db.asOf
+    const raw = this.call(false, (b, branch, space) => b.getVector(branch, space, collection, key, asOf))
     if (raw === null || raw === undefined) return null
     const [version, bytes, metadata] = decodeAll(raw) as [number, Uint8Array, Value]
     return { key, vector: new Float32Array(bytes.slice().buffer), metadata, version }
@@ -682,6 +687,10 @@ class HandleTarget implements Target {
 
   open(): void {
     this.db.enter()
+  }
+
+  writable(): void {
+    this.db.enterWrite()
   }
 
   get asOf(): number | undefined {
@@ -782,11 +791,11 @@ class HandleTarget implements Target {
     }
   }
 
-  countEvents(type: string | undefined): number {
+  countEvents(type: string | undefined, asOf: number | undefined): number {
     const db = this.db
     const h = db.enter()
     try {
-      return h.binding.countEvents(db.branchId, db.spaceId, type)
+      return h.binding.countEvents(db.branchId, db.spaceId, type, asOf)
     } catch (e) {
       throw fail(db.shared, e)
     }
@@ -827,7 +836,9 @@ export class Transaction implements Target {
   constructor(
     private readonly db: Strata,
     private readonly tx: TxBinding,
+    private readonly branchId: number,
     private readonly spaceId: number,
+    private readonly readOnly: boolean,
   ) {
     this.ownReads = this.reads = db.shared.backend.readBuffer(tx)
     this.kv = new Kv(this, Ns.Kv, 'key')
@@ -839,6 +850,17 @@ export class Transaction implements Target {
   /** @internal */
   open(): void {
     if (this.db.shared.poisoned !== undefined) throw this.db.shared.poisoned
+  }
+
+  /** @internal */
+  writable(): void {
+    this.open()
+    if (this.readOnly) throw new StrataError('READ_ONLY', 'this transaction is read-only; begin one without readOnly to write')
+  }
+
+  /** Reads of committed data (with `asOf`, history, event logs) go to the database, on this transaction's branch and space. */
+  private committed<T>(f: (b: Binding) => T): T {
+    return this.call(() => f(this.db.enter().binding))
   }
 
   private call<T>(f: () => T): T {
@@ -855,7 +877,7 @@ export class Transaction implements Target {
   get(ns: Ns, key: string, asOf: number | undefined): number {
     if (asOf !== undefined) {
       this.reads = this.db.handle.reads
-      return this.db.readAt(ns, key, asOf)
+      return this.committed((b) => readInto(this.reads, () => b.get(ns, this.branchId, this.spaceId, key, asOf)))
     }
     this.reads = this.ownReads
     return this.call(() => readInto(this.reads, () => this.tx.get(ns, this.spaceId, key)))
@@ -878,13 +900,13 @@ export class Transaction implements Target {
 
   /** @internal */
   list(ns: Ns, prefix: string | undefined, after: string | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array {
-    if (asOf !== undefined) return this.db.listAt(ns, prefix, after, limit, asOf)
+    if (asOf !== undefined) return this.committed((b) => b.list(ns, this.branchId, this.spaceId, prefix, after, limit, asOf))
     return this.call(() => this.tx.list(ns, this.spaceId, prefix, after, limit))
   }
 
   /** @internal */
   history(ns: Ns, key: string, limit: number | undefined): Uint8Array {
-    return this.db.historyOf(ns, key, limit)
+    return this.committed((b) => b.history(ns, this.branchId, this.spaceId, key, limit))
   }
 
   /** @internal */
@@ -895,22 +917,22 @@ export class Transaction implements Target {
   /** @internal Event reads see committed events (the log as of the last commit, not this transaction's). */
   getEvent(seq: number, asOf: number | undefined): number {
     this.reads = this.db.handle.reads
-    return this.db.target.getEvent(seq, asOf)
+    return this.committed((b) => readInto(this.reads, () => b.getEvent(this.branchId, this.spaceId, seq, asOf)))
   }
 
   /** @internal */
   listEvents(type: string | undefined, after: number | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array {
-    return this.db.target.listEvents(type, after, limit, asOf)
+    return this.committed((b) => b.listEvents(this.branchId, this.spaceId, type, after, limit, asOf))
   }
 
   /** @internal */
-  countEvents(type: string | undefined): number {
-    return this.db.target.countEvents(type)
+  countEvents(type: string | undefined, asOf: number | undefined): number {
+    return this.committed((b) => b.countEvents(this.branchId, this.spaceId, type, asOf))
   }
 
   /** @internal */
   verifyEvents(): number | null | undefined {
-    return this.db.target.verifyEvents()
+    return this.committed((b) => b.verifyEvents(this.branchId, this.spaceId))
   }
 
   /**
@@ -1291,7 +1313,7 @@ export class Strata {
     const readOnly = options?.readOnly === true
     if (!readOnly) this.enterWrite()
     const tx = this.call((b) => b.begin(this.branchId, readOnly))
-    return new Transaction(this, tx, this.spaceId)
+    return new Transaction(this, tx, this.branchId, this.spaceId, readOnly)
   }
 
   /**
@@ -1338,21 +1360,6 @@ export class Strata {
       return commit(result)
     }
     return attempt(retries)
-  }
-
-  /** @internal A read as of a time, for transactions (their own snapshot has no past). */
-  readAt(ns: Ns, key: string, asOf: number): number {
-    return this.call((b) => readInto(this.handle.reads, () => b.get(ns, this.branchId, this.spaceId, key, asOf)))
-  }
-
-  /** @internal */
-  listAt(ns: Ns, prefix: string | undefined, after: string | undefined, limit: number | undefined, asOf: number): Uint8Array {
-    return this.call((b) => b.list(ns, this.branchId, this.spaceId, prefix, after, limit, asOf))
-  }
-
-  /** @internal */
-  historyOf(ns: Ns, key: string, limit: number | undefined): Uint8Array {
-    return this.call((b) => b.history(ns, this.branchId, this.spaceId, key, limit))
   }
 
   // ---- lifecycle --------------------------------------------------------------------------------------------

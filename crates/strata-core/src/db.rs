@@ -386,12 +386,18 @@ impl Database {
             if !live.is_empty() && !force {
                 return fail!(
                     InvalidName,
-                    "space {name:?} holds {} live keys; pass {{ force: true }} to delete it with them",
+                    "space {name:?} holds {} live entries; pass {{ force: true }} to delete it with them",
                     live.len()
                 );
             }
-            let mut ops = inner.commit_op(branch, live.into_iter().map(|key| Write::new(key, None)).collect());
-            ops.push(Op::RemoveSpace { branch, space });
+            // Event logs are append-only: a forced delete removes everything else and leaves the log, so the
+            // space stays while it has one.
+            let (events, others): (Vec<StoreKey>, Vec<StoreKey>) =
+                live.into_iter().partition(|k| keyspace::namespace_of(k) == Some(Namespace::Events));
+            let mut ops = inner.commit_op(branch, others.into_iter().map(|key| Write::new(key, None)).collect());
+            if events.is_empty() {
+                ops.push(Op::RemoveSpace { branch, space });
+            }
             Ok((ops, true))
         })?;
         Ok(existed)

@@ -144,16 +144,23 @@ impl Database {
             .collect())
     }
 
-    /// How many events a space holds (of type `kind`, if given).
-    pub fn count_events(&self, branch: BranchId, space: SpaceId, kind_filter: Option<&str>) -> Result<u64> {
+    /// How many events a space holds (of type `kind`, if given), as of `as_of`.
+    pub fn count_events(
+        &self,
+        branch: BranchId,
+        space: SpaceId,
+        kind_filter: Option<&str>,
+        as_of: Option<u64>,
+    ) -> Result<u64> {
         let inner = self.read();
         let entries = &inner.branch(branch)?.entries;
-        Ok(match kind_filter {
-            None => tail(entries, space).0,
-            Some(k) => {
-                scan(entries, space).filter(|(_, h)| kind(h.value.as_deref().unwrap_or_default()) == k).count() as u64
-            }
-        })
+        if kind_filter.is_none() && as_of.is_none() {
+            return Ok(tail(entries, space).0);
+        }
+        Ok(scan(entries, space)
+            .filter_map(|(_, h)| h.live_at(as_of))
+            .filter(|v| kind_filter.is_none_or(|k| kind(v.value.as_deref().unwrap_or_default()) == k))
+            .count() as u64)
     }
 
     /// Checks the hash chain and the numbering of a space's events; returns the first event that does not fit.

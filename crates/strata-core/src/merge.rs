@@ -16,8 +16,9 @@ use crate::branch::{BranchId, Entries};
 use crate::db::Database;
 use crate::error::{fail, Result};
 use crate::events;
-use crate::keyspace::{self, Namespace, StoreKey};
+use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
 use crate::ops::{Op, Write};
+use crate::vectors;
 use crate::version::{Bytes, Version};
 
 /// How a merge resolves keys changed on both sides.
@@ -90,8 +91,11 @@ impl Database {
     pub fn diff(&self, a: BranchId, b: BranchId) -> Result<Vec<Change>> {
         let inner = self.read();
         let (ea, eb) = (&inner.branch(a)?.entries, &inner.branch(b)?.entries);
+        // Diffs cover the keyed primitives and event logs; vectors are compared by search, not listed.
+        let listed =
+            |k: &StoreKey| !matches!(keyspace::namespace_of(k), Some(Namespace::Vectors | Namespace::Collections));
         Ok(differing(ea, eb)
-            .filter(|(_, va, vb)| live(*va) != live(*vb))
+            .filter(|(k, va, vb)| listed(k) && live(*va) != live(*vb))
             .map(|(k, va, vb)| {
                 let d = keyspace::decode(k);
                 // Event records start with their chain hash; a diff shows what hosts read: `[type, payload]`.
@@ -137,12 +141,26 @@ impl Database {
                     continue;
                 }
                 if ours != before {
-                    conflicts.push(keyspace::decode(k).key.to_string());
+                    conflicts.push(keyspace::label(k));
                     if strategy != Strategy::Theirs {
                         continue;
                     }
                 }
                 writes.push(Write { key: k.clone(), value: theirs.cloned(), origin: Some(theirs_head.origin) });
+            }
+            // A collection the merge deletes takes the target's vectors in it along.
+            let dropped: Vec<(SpaceId, String)> = writes
+                .iter()
+                .filter(|w| w.value.is_none() && keyspace::namespace_of(&w.key) == Some(Namespace::Collections))
+                .map(|w| keyspace::decode(&w.key))
+                .map(|d| (d.space, d.key.to_string()))
+                .collect();
+            for (space, name) in dropped {
+                for key in vectors::orphans(&t.entries, space, &name) {
+                    if !writes.iter().any(|w| w.key == key) {
+                        writes.push(Write::new(key, None));
+                    }
+                }
             }
             writes.extend(events::merge_writes(&s.entries, &t.entries, s.spaces.iter().copied()));
             conflicts.sort();

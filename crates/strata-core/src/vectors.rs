@@ -115,6 +115,16 @@ fn parse_definition(bytes: &[u8]) -> Option<(u32, Metric)> {
     Some((dimension, metric))
 }
 
+/// Tombstones for the live vectors of `collection` in `entries`: a collection deleted by a merge takes its vectors
+/// with it, as `delete_collection` does.
+pub fn orphans(entries: &Entries, space: SpaceId, collection: &str) -> Vec<StoreKey> {
+    let prefix = format!("{collection}\0");
+    scan(entries, Namespace::Vectors, space, &prefix, None)
+        .filter(|(_, h)| h.is_live())
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 /// The stored form of a vector and its metadata.
 pub fn item(vector: &[f32], metadata: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(4 + vector.len() * 4 + metadata.len());
@@ -153,6 +163,9 @@ impl Filter {
     }
 
     fn accepts(&self, metadata: &[u8]) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
         let Ok(rmpv::Value::Map(fields)) = rmpv::decode::read_value(&mut &metadata[..]) else { return false };
         self.0.iter().all(|(k, want)| fields.iter().any(|(fk, fv)| fk == k && fv == want))
     }
@@ -191,14 +204,15 @@ impl Database {
         branch: BranchId,
         space: SpaceId,
         name: &str,
-        dimension: u32,
+        dimension: u64,
         metric: &str,
     ) -> Result<()> {
         check_name("collection", name)?;
         let metric = Metric::parse(metric)?;
-        if dimension == 0 || dimension > MAX_DIMENSION {
+        if dimension == 0 || dimension > MAX_DIMENSION as u64 {
             return fail!(InvalidValue, "dimension must be an integer from 1 to {MAX_DIMENSION}, got {dimension}");
         }
+        let dimension = dimension as u32;
         self.run(|inner| {
             let entries = &inner.branch(branch)?.entries;
             if lookup(entries, space, name, None).is_ok() {
@@ -230,16 +244,20 @@ impl Database {
         Ok(existed)
     }
 
-    pub fn collections(&self, branch: BranchId, space: SpaceId) -> Result<Vec<Collection>> {
+    pub fn collections(&self, branch: BranchId, space: SpaceId, as_of: Option<u64>) -> Result<Vec<Collection>> {
         let inner = self.read();
         let entries = &inner.branch(branch)?.entries;
         let mut out = Vec::new();
-        for (k, h) in scan(entries, Namespace::Collections, space, "", None).filter(|(_, h)| h.is_live()) {
+        for (k, h) in scan(entries, Namespace::Collections, space, "", None) {
+            let Some(def) = h.live_at(as_of) else { continue };
             let name = keyspace::decode(k).key.to_string();
-            let Some((dimension, metric)) = parse_definition(h.value.as_deref().unwrap_or_default()) else { continue };
+            let Some((dimension, metric)) = parse_definition(def.value.as_deref().unwrap_or_default()) else {
+                continue;
+            };
             let prefix = format!("{name}\0");
-            let count =
-                scan(entries, Namespace::Vectors, space, &prefix, None).filter(|(_, h)| h.is_live()).count() as u64;
+            let count = scan(entries, Namespace::Vectors, space, &prefix, None)
+                .filter(|(_, h)| h.live_at(as_of).is_some())
+                .count() as u64;
             out.push(Collection { name, dimension, metric, count });
         }
         Ok(out)
@@ -283,13 +301,14 @@ impl Database {
         space: SpaceId,
         collection: &str,
         key: &str,
+        as_of: Option<u64>,
         f: impl FnOnce(&Version) -> R,
     ) -> Result<Option<R>> {
         check_name("collection", collection)?;
         check_key(key)?;
         let inner = self.read();
-        lookup(&inner.branch(branch)?.entries, space, collection, None)?;
-        Ok(inner.head(branch, &item_key(space, collection, key))?.and_then(|h| h.live_at(None)).map(|v| f(v)))
+        lookup(&inner.branch(branch)?.entries, space, collection, as_of)?;
+        Ok(inner.head(branch, &item_key(space, collection, key))?.and_then(|h| h.live_at(as_of)).map(|v| f(v)))
     }
 
     pub fn delete_vector(&self, branch: BranchId, space: SpaceId, collection: &str, key: &str) -> Result<bool> {
@@ -319,6 +338,9 @@ impl Database {
         as_of: Option<u64>,
     ) -> Result<Vec<Hit>> {
         check_name("collection", collection)?;
+        if let Some(i) = query.iter().position(|x| !x.is_finite()) {
+            return fail!(InvalidValue, "query component {i} is not a finite number");
+        }
         let filter = filter.map(Filter::parse).transpose()?;
         let inner = self.read();
         let entries = &inner.branch(branch)?.entries;
@@ -331,7 +353,8 @@ impl Database {
             );
         }
         let query_norm = query.iter().map(|x| x * x).sum::<f32>().sqrt();
-        let mut best: BinaryHeap<Ranked> = BinaryHeap::with_capacity(k + 1);
+        // k may be far larger than the collection: the heap grows with what it holds, not with k.
+        let mut best: BinaryHeap<Ranked> = BinaryHeap::new();
         let prefix = format!("{collection}\0");
         for (key, head) in scan(entries, Namespace::Vectors, space, &prefix, None) {
             let Some(v) = head.live_at(as_of) else { continue };

@@ -206,8 +206,8 @@ impl Database {
     }
 
     #[napi(catch_unwind)]
-    pub fn count_events(&self, branch: f64, space: u32, kind: Option<String>) -> Result<f64> {
-        js(self.db()?.count_events(branch as u64, space, kind.as_deref())).map(|n| n as f64)
+    pub fn count_events(&self, branch: f64, space: u32, kind: Option<String>, as_of: Option<f64>) -> Result<f64> {
+        js(self.db()?.count_events(branch as u64, space, kind.as_deref(), wire::opt_u64(as_of))).map(|n| n as f64)
     }
 
     /// The first event whose hash chain or numbering is broken, or null.
@@ -222,10 +222,10 @@ impl Database {
         branch: f64,
         space: u32,
         name: String,
-        dimension: u32,
+        dimension: f64,
         metric: String,
     ) -> Result<()> {
-        js(self.db()?.create_collection(branch as u64, space, &name, dimension, &metric))
+        js(self.db()?.create_collection(branch as u64, space, &name, dimension as u64, &metric))
     }
 
     #[napi(catch_unwind)]
@@ -234,8 +234,8 @@ impl Database {
     }
 
     #[napi(catch_unwind)]
-    pub fn list_collections(&self, branch: f64, space: u32) -> Result<Uint8Array> {
-        js(self.db()?.collections(branch as u64, space)).map(|c| wire::collections(&c).into())
+    pub fn list_collections(&self, branch: f64, space: u32, as_of: Option<f64>) -> Result<Uint8Array> {
+        js(self.db()?.collections(branch as u64, space, wire::opt_u64(as_of))).map(|c| wire::collections(&c).into())
     }
 
     /// Writes a vector; the `Float32Array` is read in place.
@@ -253,8 +253,16 @@ impl Database {
     }
 
     #[napi(catch_unwind)]
-    pub fn get_vector(&self, branch: f64, space: u32, collection: String, key: String) -> Result<Option<Uint8Array>> {
-        js(self.db()?.vector(branch as u64, space, &collection, &key, wire::vector)).map(|v| v.map(Uint8Array::from))
+    pub fn get_vector(
+        &self,
+        branch: f64,
+        space: u32,
+        collection: String,
+        key: String,
+        as_of: Option<f64>,
+    ) -> Result<Option<Uint8Array>> {
+        js(self.db()?.vector(branch as u64, space, &collection, &key, wire::opt_u64(as_of), wire::vector))
+            .map(|v| v.map(Uint8Array::from))
     }
 
     #[napi(catch_unwind)]
@@ -269,7 +277,7 @@ impl Database {
         space: u32,
         collection: String,
         query: Float32Array,
-        k: u32,
+        k: f64,
         filter: Option<Uint8Array>,
         as_of: Option<f64>,
     ) -> Result<Uint8Array> {

@@ -282,8 +282,8 @@ impl Database {
     }
 
     #[wasm_bindgen(js_name = countEvents)]
-    pub fn count_events(&self, branch: f64, space: u32, kind: Option<String>) -> Result<f64> {
-        js(self.db()?.count_events(branch as u64, space, kind.as_deref())).map(|n| n as f64)
+    pub fn count_events(&self, branch: f64, space: u32, kind: Option<String>, as_of: Option<f64>) -> Result<f64> {
+        js(self.db()?.count_events(branch as u64, space, kind.as_deref(), wire::opt_u64(as_of))).map(|n| n as f64)
     }
 
     /// The first event whose hash chain or numbering is broken, or undefined.
@@ -293,8 +293,8 @@ impl Database {
     }
 
     #[wasm_bindgen(js_name = createCollection)]
-    pub fn create_collection(&self, branch: f64, space: u32, name: &str, dimension: u32, metric: &str) -> Result<()> {
-        js(self.db()?.create_collection(branch as u64, space, name, dimension, metric))
+    pub fn create_collection(&self, branch: f64, space: u32, name: &str, dimension: f64, metric: &str) -> Result<()> {
+        js(self.db()?.create_collection(branch as u64, space, name, dimension as u64, metric))
     }
 
     #[wasm_bindgen(js_name = deleteCollection)]
@@ -303,8 +303,8 @@ impl Database {
     }
 
     #[wasm_bindgen(js_name = listCollections)]
-    pub fn list_collections(&self, branch: f64, space: u32) -> Result<Vec<u8>> {
-        js(self.db()?.collections(branch as u64, space)).map(|c| wire::collections(&c))
+    pub fn list_collections(&self, branch: f64, space: u32, as_of: Option<f64>) -> Result<Vec<u8>> {
+        js(self.db()?.collections(branch as u64, space, wire::opt_u64(as_of))).map(|c| wire::collections(&c))
     }
 
     /// Writes a vector; the `Float32Array` is copied into linear memory in one block.
@@ -322,8 +322,15 @@ impl Database {
     }
 
     #[wasm_bindgen(js_name = getVector)]
-    pub fn get_vector(&self, branch: f64, space: u32, collection: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        js(self.db()?.vector(branch as u64, space, collection, key, wire::vector))
+    pub fn get_vector(
+        &self,
+        branch: f64,
+        space: u32,
+        collection: &str,
+        key: &str,
+        as_of: Option<f64>,
+    ) -> Result<Option<Vec<u8>>> {
+        js(self.db()?.vector(branch as u64, space, collection, key, wire::opt_u64(as_of), wire::vector))
     }
 
     #[wasm_bindgen(js_name = deleteVector)]
@@ -337,7 +344,7 @@ impl Database {
         space: u32,
         collection: &str,
         query: &[f32],
-        k: u32,
+        k: f64,
         filter: Option<Vec<u8>>,
         as_of: Option<f64>,
     ) -> Result<Vec<u8>> {
