@@ -7,6 +7,9 @@ use napi::bindgen_prelude::{Float32Array, Uint8Array};
 use napi_derive::napi;
 use strata_core::{self as core, wire, ErrorCode};
 
+mod key;
+use key::Key;
+
 type Result<T> = napi::Result<T, ErrorCode>;
 
 fn js<T>(r: core::Result<T>) -> Result<T> {
@@ -101,7 +104,7 @@ impl Database {
 
     /// Copies the live version of a key into the read buffer; returns the length it needs, or -1 when absent.
     #[napi(catch_unwind)]
-    pub fn get(&mut self, ns_: u32, branch: f64, space: u32, key: String, as_of: Option<f64>) -> Result<f64> {
+    pub fn get(&mut self, ns_: u32, branch: f64, space: u32, key: Key, as_of: Option<f64>) -> Result<f64> {
         let db = self.db.as_ref().ok_or_else(closed)?;
         // SAFETY: the buffer is only touched during this synchronous call, on the JavaScript thread that owns it.
         let out = self.read_buffer.as_mut().map(|b| unsafe { b.as_mut() }).unwrap_or_default();
@@ -119,12 +122,12 @@ impl Database {
     }
 
     #[napi(catch_unwind)]
-    pub fn put(&self, ns_: u32, branch: f64, space: u32, key: String, value: &[u8]) -> Result<f64> {
+    pub fn put(&self, ns_: u32, branch: f64, space: u32, key: Key, value: &[u8]) -> Result<f64> {
         js(self.db()?.put(ns(ns_)?, branch as u64, space, &key, value)).map(|v| v as f64)
     }
 
     #[napi(catch_unwind)]
-    pub fn delete(&self, ns_: u32, branch: f64, space: u32, key: String) -> Result<bool> {
+    pub fn delete(&self, ns_: u32, branch: f64, space: u32, key: Key) -> Result<bool> {
         js(self.db()?.delete(ns(ns_)?, branch as u64, space, &key))
     }
 
@@ -135,7 +138,7 @@ impl Database {
         ns_: u32,
         branch: f64,
         space: u32,
-        key: String,
+        key: Key,
         expected: Option<f64>,
         value: &[u8],
     ) -> Result<Option<f64>> {
@@ -167,7 +170,7 @@ impl Database {
     }
 
     #[napi(catch_unwind)]
-    pub fn history(&self, ns_: u32, branch: f64, space: u32, key: String, limit: Option<f64>) -> Result<Uint8Array> {
+    pub fn history(&self, ns_: u32, branch: f64, space: u32, key: Key, limit: Option<f64>) -> Result<Uint8Array> {
         let limit = wire::opt_u64(limit).map(|n| n as usize);
         js(self.db()?.history(ns(ns_)?, branch as u64, space, &key, limit)).map(|h| wire::history(&h).into())
     }
@@ -245,7 +248,7 @@ impl Database {
         branch: f64,
         space: u32,
         collection: String,
-        key: String,
+        key: Key,
         vector: Float32Array,
         metadata: &[u8],
     ) -> Result<f64> {
@@ -258,7 +261,7 @@ impl Database {
         branch: f64,
         space: u32,
         collection: String,
-        key: String,
+        key: Key,
         as_of: Option<f64>,
     ) -> Result<Option<Uint8Array>> {
         js(self.db()?.vector(branch as u64, space, &collection, &key, wire::opt_u64(as_of), wire::vector))
@@ -266,7 +269,7 @@ impl Database {
     }
 
     #[napi(catch_unwind)]
-    pub fn delete_vector(&self, branch: f64, space: u32, collection: String, key: String) -> Result<bool> {
+    pub fn delete_vector(&self, branch: f64, space: u32, collection: String, key: Key) -> Result<bool> {
         js(self.db()?.delete_vector(branch as u64, space, &collection, &key))
     }
 
@@ -376,7 +379,7 @@ impl Transaction {
 
     /// As `Database.get`, in the transaction's view.
     #[napi(catch_unwind)]
-    pub fn get(&mut self, ns_: u32, space: u32, key: String) -> Result<f64> {
+    pub fn get(&mut self, ns_: u32, space: u32, key: Key) -> Result<f64> {
         // SAFETY: as in `Database.get`.
         let out = self.read_buffer.as_mut().map(|b| unsafe { b.as_mut() }).unwrap_or_default();
         let found = js(self.tx.get(ns(ns_)?, space, &key, |v, t, bytes| wire::read_into(v, t, bytes, out)))?;
@@ -384,12 +387,12 @@ impl Transaction {
     }
 
     #[napi(catch_unwind)]
-    pub fn put(&mut self, ns_: u32, space: u32, key: String, value: &[u8]) -> Result<f64> {
+    pub fn put(&mut self, ns_: u32, space: u32, key: Key, value: &[u8]) -> Result<f64> {
         js(self.tx.put(ns(ns_)?, space, &key, value)).map(|v| v as f64)
     }
 
     #[napi(catch_unwind)]
-    pub fn delete(&mut self, ns_: u32, space: u32, key: String) -> Result<bool> {
+    pub fn delete(&mut self, ns_: u32, space: u32, key: Key) -> Result<bool> {
         js(self.tx.delete(ns(ns_)?, space, &key))
     }
 
@@ -398,7 +401,7 @@ impl Transaction {
         &mut self,
         ns_: u32,
         space: u32,
-        key: String,
+        key: Key,
         expected: Option<f64>,
         value: &[u8],
     ) -> Result<Option<f64>> {
