@@ -397,14 +397,7 @@ impl Transaction {
     }
 
     #[napi(catch_unwind)]
-    pub fn cas(
-        &mut self,
-        ns_: u32,
-        space: u32,
-        key: Key,
-        expected: Option<f64>,
-        value: &[u8],
-    ) -> Result<Option<f64>> {
+    pub fn cas(&mut self, ns_: u32, space: u32, key: Key, expected: Option<f64>, value: &[u8]) -> Result<Option<f64>> {
         let expected = expected.map(|v| v as u64);
         js(self.tx.cas(ns(ns_)?, space, &key, expected, value)).map(|v| v.map(|v| v as f64))
     }
