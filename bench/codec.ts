@@ -46,7 +46,7 @@ function time(f: () => void): number {
 
 const ours = new Encoder()
 const packr = new Packr({ useRecords: false })
-const unpackr = new Unpackr({ useRecords: false, int64AsType: 'auto' })
+const unpackr = new Unpackr({ useRecords: false, int64AsType: 'bigint' })
 console.log('median ns per operation (7 samples of 20k); ratio = msgpackr / stratadb (above 1: stratadb faster)\n')
 console.log('| value | encode stratadb | msgpackr | msgpackr + validation | decode stratadb | msgpackr |')
 console.log('|---|---:|---:|---:|---:|---:|')
