@@ -6,36 +6,15 @@
 // and during the first open and checkpoints.
 import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
-import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Strata, type Value } from 'stratadb'
-import { BACKEND } from './helpers.js'
+import { BACKEND, tempDir, random } from './helpers.js'
 
 const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
-const roots: string[] = []
-afterAll(() => {
-  for (const r of roots) fs.rmSync(r, { recursive: true, force: true })
-})
-function tempDir(): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stratadb-crash-'))
-  roots.push(root)
-  return path.join(root, 'db')
-}
 
-/** A small seeded generator, so a failing run can be repeated with the seed it prints. */
-function random(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return (s >>> 0) / 2 ** 32
-  }
-}
 
 interface Run {
   /** Complete stdout lines (a line cut by the kill is dropped: it was never fully acknowledged). */

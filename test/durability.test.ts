@@ -4,13 +4,12 @@
 // package by absolute path.
 import { spawn, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { Strata, type OpenOptions } from 'stratadb'
-import { BACKEND, expectCode } from './helpers.js'
+import { BACKEND, expectCode, tempDir } from './helpers.js'
 
 const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -30,17 +29,7 @@ beforeAll(async () => {
 
 // ---- temp directories and child processes -----------------------------------------------------------------
 
-const roots: string[] = []
-afterAll(() => {
-  for (const r of roots) fs.rmSync(r, { recursive: true, force: true })
-})
 
-/** A path for a database directory that does not exist yet, inside a fresh temp directory. */
-function tempDir(): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stratadb-durability-'))
-  roots.push(root)
-  return path.join(root, 'db')
-}
 
 const children = new Set<ChildProcess>()
 afterEach(() => {

@@ -1,23 +1,9 @@
 // db.events: append-only logs, dense per branch and space, chained by hash (API.md "Event log — db.events", plus
 // what Branches, Spaces, Time travel, Transactions and Errors say about them).
-import { afterAll, describe, expect, it } from 'vitest'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import { describe, expect, it } from 'vitest'
 import { Strata, StrataError, type Value } from 'stratadb'
-import { BACKEND, expectCode, nowMicros, uniq } from './helpers.js'
+import { BACKEND, expectCode, nowMicros, uniq, tempDir, inWorker } from './helpers.js'
 
-const roots: string[] = []
-afterAll(() => {
-  for (const r of roots) fs.rmSync(r, { recursive: true, force: true })
-})
-function tempDir(): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stratadb-events-'))
-  roots.push(root)
-  return path.join(root, 'db')
-}
 
 /** The log of a handle as `sequence:type=payload` strings, for compact comparisons. */
 function log(db: Strata): string[] {
@@ -786,35 +772,7 @@ describe('events: errors', () => {
 
 // ---- worker threads (native: workers reach one engine through a named in-memory database) ----------------------
 
-const dist = fileURLToPath(new URL('../dist/index.cjs', import.meta.url))
 
-function inWorker<T>(body: string, workerData: Record<string, unknown>, timeoutMs: number): Promise<T> {
-  const code = `
-    const { parentPort, workerData } = require('node:worker_threads')
-    const { Strata } = require(workerData.dist)
-    const db = Strata.cache({ name: workerData.name })
-    const g = new Int32Array(workerData.gate)
-    Atomics.add(g, 0, 1)
-    while (Atomics.load(g, 0) < workerData.workers) {}
-    const result = (() => { ${body} })()
-    parentPort.postMessage(result)
-  `
-  return new Promise((resolve, reject) => {
-    const w = new Worker(code, { eval: true, workerData: { ...workerData, dist } })
-    const timer = setTimeout(() => {
-      void w.terminate()
-      reject(new Error(`worker did not finish within ${timeoutMs} ms`))
-    }, timeoutMs)
-    w.once('message', (m: T) => {
-      clearTimeout(timer)
-      resolve(m)
-    })
-    w.once('error', (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
-  })
-}
 
 describe.runIf(BACKEND === 'native')('events: appends from worker threads', () => {
   it('4 threads appending at once: every append gets its own sequence, the log is dense and verifies', async () => {

@@ -2,7 +2,12 @@
  * Shared helpers of the conformance suite. Every test file imports the public API from 'stratadb' (the built
  * package) and runs once per backend; `BACKEND` says which one this run uses.
  */
-import { expect } from 'vitest'
+import { afterAll, expect } from 'vitest'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
 import { StrataError } from 'stratadb'
 
 export const BACKEND = process.env.STRATADB_BACKEND as 'native' | 'wasm'
@@ -57,4 +62,69 @@ export const nowMicros = (): number => Date.now() * 1000
 /** Sorts diff entries by space then key so sections compare independently of the engine's order. */
 export function byKey<T extends { key: string; space?: string }>(xs: T[]): T[] {
   return [...xs].sort((x, y) => utf8Compare(`${x.space ?? ''}\u0001${x.key}`, `${y.space ?? ''}\u0001${y.key}`))
+}
+
+const roots: string[] = []
+afterAll(() => {
+  for (const r of roots) fs.rmSync(r, { recursive: true, force: true })
+})
+
+/** A path for a database directory that does not exist yet, inside a fresh temp directory removed after the file. */
+export function tempDir(): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stratadb-test-'))
+  roots.push(root)
+  return path.join(root, 'db')
+}
+
+/** A small seeded generator (xorshift32), so data and failures repeat. */
+export function random(seed: number): () => number {
+  let s = seed >>> 0 || 1
+  return () => {
+    s ^= s << 13
+    s ^= s >>> 17
+    s ^= s << 5
+    return (s >>> 0) / 2 ** 32
+  }
+}
+
+const DIST_CJS = fileURLToPath(new URL('../dist/index.cjs', import.meta.url))
+
+/** Makes the workers of one test start their work together, so that they really contend. */
+export function gate(workers: number): { gate: SharedArrayBuffer; workers: number } {
+  return { gate: new SharedArrayBuffer(4), workers }
+}
+
+/**
+ * Runs `body` (CommonJS source with `db` = `Strata.cache({ name: workerData.name })`, `Strata`, `Value`,
+ * `workerData` and `now()` in scope) in a worker thread; resolves what it returns (or resolves to). With a `gate`
+ * in `workerData`, the body starts only when every worker of the gate is ready. Fails after `timeoutMs`.
+ */
+export function inWorker<T>(body: string, workerData: Record<string, unknown>, timeoutMs = 60_000): Promise<T> {
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads')
+    const { Strata, Value } = require(workerData.dist)
+    const now = () => performance.timeOrigin + performance.now()
+    const db = Strata.cache({ name: workerData.name })
+    if (workerData.gate) {
+      const g = new Int32Array(workerData.gate)
+      Atomics.add(g, 0, 1)
+      while (Atomics.load(g, 0) < workerData.workers) {}
+    }
+    Promise.resolve((() => { ${body} })()).then((r) => parentPort.postMessage(r))
+  `
+  return new Promise((resolve, reject) => {
+    const w = new Worker(code, { eval: true, workerData: { ...workerData, dist: DIST_CJS } })
+    const timer = setTimeout(() => {
+      void w.terminate()
+      reject(new Error(`worker did not finish within ${timeoutMs} ms`))
+    }, timeoutMs)
+    w.once('message', (m: T) => {
+      clearTimeout(timer)
+      resolve(m)
+    })
+    w.once('error', (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+  })
 }

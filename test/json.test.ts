@@ -1,10 +1,8 @@
 // db.json: JSON documents changed by JSONPath (API.md "JSON documents — db.json", plus what Branches, Spaces, Time
 // travel, Transactions and Errors say about them).
 import { describe, expect, it } from 'vitest'
-import { fileURLToPath } from 'node:url'
-import { Worker } from 'node:worker_threads'
 import { Strata, StrataError, type Value } from 'stratadb'
-import { BACKEND, byKey, expectCode, nowMicros, uniq } from './helpers.js'
+import { BACKEND, byKey, expectCode, nowMicros, uniq, inWorker } from './helpers.js'
 
 /**
  * `json.set` / `json.delete` with a path other than `$` are read-modify-CAS loops. If the CAS does not land on the
@@ -875,35 +873,7 @@ describe('json: concurrent path writes (set is a CAS loop)', () => {
 
 // ---- worker threads (native: workers reach one engine through a named in-memory database) ----------------------
 
-const dist = fileURLToPath(new URL('../dist/index.cjs', import.meta.url))
 
-function inWorker<T>(body: string, workerData: Record<string, unknown>, timeoutMs: number): Promise<T> {
-  const code = `
-    const { parentPort, workerData } = require('node:worker_threads')
-    const { Strata } = require(workerData.dist)
-    const db = Strata.cache({ name: workerData.name })
-    const g = new Int32Array(workerData.gate)
-    Atomics.add(g, 0, 1)
-    while (Atomics.load(g, 0) < workerData.workers) {}
-    const result = (() => { ${body} })()
-    parentPort.postMessage(result)
-  `
-  return new Promise((resolve, reject) => {
-    const w = new Worker(code, { eval: true, workerData: { ...workerData, dist } })
-    const timer = setTimeout(() => {
-      void w.terminate()
-      reject(new Error(`worker did not finish within ${timeoutMs} ms`))
-    }, timeoutMs)
-    w.once('message', (m: T) => {
-      clearTimeout(timer)
-      resolve(m)
-    })
-    w.once('error', (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
-  })
-}
 
 describe.runIf(BACKEND === 'native')('json: path writes from worker threads', () => {
   it('4 threads setting their own paths of one document at once: every write lands', async () => {

@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import * as fs from 'node:fs'
-import * as os from 'node:os'
-import * as path from 'node:path'
 import { Strata } from 'stratadb'
-import { expectCode, uniq } from './helpers.js'
+import { expectCode, tempDir } from './helpers.js'
 
-const tempDir = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'strata-retention-')), uniq('db'))
 
 describe('retention and compact()', () => {
   it('keeps maxVersions per key, the latest always, on every branch, and survives reopening', () => {

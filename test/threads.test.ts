@@ -1,43 +1,9 @@
 // Agents on real threads: worker threads open the same named database and share one engine (native backend; on
 // WASM every worker has its own instance, so these tests need the native addon). The checker itself runs on both.
 import { describe, expect, it } from 'vitest'
-import { fileURLToPath } from 'node:url'
-import { Worker } from 'node:worker_threads'
 import { Strata } from 'stratadb'
-import { BACKEND, uniq } from './helpers.js'
+import { BACKEND, gate, inWorker, uniq } from './helpers.js'
 import { checkRegister, type Op } from './linearizability.js'
-
-const dist = fileURLToPath(new URL('../dist/index.cjs', import.meta.url))
-
-/** Makes the workers of one test start their work together, so that they really contend. */
-function gate(workers: number): { gate: SharedArrayBuffer; workers: number } {
-  return { gate: new SharedArrayBuffer(4), workers }
-}
-
-/**
- * Runs `body` (CommonJS source with `db`, `workerData`, `Value` and `now` in scope) in a worker; resolves its
- * result. With a `gate`, the body starts only when every worker of the gate has opened the database.
- */
-function inWorker<T>(body: string, workerData: Record<string, unknown>): Promise<T> {
-  const code = `
-    const { parentPort, workerData } = require('node:worker_threads')
-    const { Strata, Value } = require(workerData.dist)
-    const now = () => performance.timeOrigin + performance.now()
-    const db = Strata.cache({ name: workerData.name })
-    if (workerData.gate) {
-      const g = new Int32Array(workerData.gate)
-      Atomics.add(g, 0, 1)
-      while (Atomics.load(g, 0) < workerData.workers) {}
-    }
-    const result = (() => { ${body} })()
-    Promise.resolve(result).then((r) => parentPort.postMessage(r))
-  `
-  return new Promise((resolve, reject) => {
-    const w = new Worker(code, { eval: true, workerData: { ...workerData, dist } })
-    w.once('message', resolve)
-    w.once('error', reject)
-  })
-}
 
 describe('the linearizability checker', () => {
   it('accepts a sequential history', () => {

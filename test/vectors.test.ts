@@ -3,37 +3,15 @@
 // spaces, durability, and every error code. Inputs that have crashed a process or a WebAssembly instance run in a
 // child process, so they cannot take the rest of the file down with them.
 import { spawnSync } from 'node:child_process'
-import * as fs from 'node:fs'
-import * as os from 'node:os'
-import * as path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Strata, StrataError, type Metric, type SearchHit, type Value } from 'stratadb'
-import { BACKEND, expectCode, uniq } from './helpers.js'
+import { BACKEND, expectCode, uniq, tempDir, random } from './helpers.js'
 
 const METRICS: Metric[] = ['cosine', 'euclidean', 'dot']
 const TOL = 1e-5
 
-const roots: string[] = []
-afterAll(() => {
-  for (const r of roots) fs.rmSync(r, { recursive: true, force: true })
-})
-function tempDir(): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stratadb-vectors-'))
-  roots.push(root)
-  return path.join(root, 'db')
-}
 
-/** A small seeded generator (xorshift32), so data and failures repeat. */
-function random(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return (s >>> 0) / 2 ** 32
-  }
-}
 
 interface Item {
   key: string
