@@ -43,6 +43,7 @@ mod fs {
     use std::fs::{self, File, OpenOptions};
     use std::io::{self, Write};
     use std::path::PathBuf;
+    use std::sync::Arc;
 
     use parking_lot::Mutex;
 
@@ -52,8 +53,9 @@ mod fs {
     /// A directory on the local file system. Files are created 0600 and the directory 0700 (Unix).
     pub struct FsStorage {
         dir: PathBuf,
-        /// The log stays open for appends; other files are opened per call.
-        append: Mutex<Option<(String, File)>>,
+        /// The log stays open for appends; other files are opened per call. Shared, so that an fsync runs
+        /// without holding the lock that appends need (group commit depends on appends going on meanwhile).
+        append: Mutex<Option<(String, Arc<File>)>>,
     }
 
     fn options() -> OpenOptions {
@@ -107,17 +109,17 @@ mod fs {
             let mut slot = self.append.lock();
             if slot.as_ref().is_none_or(|(n, _)| n != name) {
                 let f = options().create(true).append(true).open(self.dir.join(name))?;
-                *slot = Some((name.to_string(), f));
+                *slot = Some((name.to_string(), Arc::new(f)));
             }
-            let (_, f) = slot.as_mut().expect("opened above");
-            f.write_all(data)
+            let (_, f) = slot.as_ref().expect("opened above");
+            (&**f).write_all(data)
         }
 
         fn sync(&self, name: &str) -> io::Result<()> {
-            let slot = self.append.lock();
-            match slot.as_ref() {
-                Some((n, f)) if n == name => f.sync_data(),
-                _ => options().read(true).open(self.dir.join(name))?.sync_data(),
+            let open = self.append.lock().as_ref().filter(|(n, _)| n == name).map(|(_, f)| f.clone());
+            match open {
+                Some(f) => f.sync_data(),
+                None => options().read(true).open(self.dir.join(name))?.sync_data(),
             }
         }
 
