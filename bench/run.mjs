@@ -85,13 +85,13 @@ const results = {
 }
 
 /** One child process: the trial's result, or an error with the end of what it printed. */
-function spawnTrial(workload, driver, timeoutSec) {
+function spawnTrial(workload, driver, { timeout = 300, nodeFlags = [] }) {
   const dir = mkdtempSync(join(tmpdir(), 'stratadb-bench-'))
   try {
-    const child = spawnSync(process.execPath, ['--expose-gc', here('./lib/trial.mjs'), workload, driver, quick ? 'quick' : 'full', dir], {
+    const child = spawnSync(process.execPath, ['--expose-gc', ...nodeFlags, here('./lib/trial.mjs'), workload, driver, quick ? 'quick' : 'full', dir], {
       env: { ...process.env, ...drivers[driver].env },
       encoding: 'utf8',
-      timeout: timeoutSec * 1000,
+      timeout: timeout * 1000,
       maxBuffer: 64 << 20,
     })
     const line = child.stdout?.split('\n').find((l) => l.startsWith('@@result '))
@@ -113,7 +113,7 @@ function runTrial(name, workload, driver) {
   const processes = (quick ? workload.quickProcesses : workload.processes) ?? 1
   const runs = []
   for (let i = 0; i < processes; i++) {
-    const r = spawnTrial(name, driver, workload.timeout ?? 300)
+    const r = spawnTrial(name, driver, workload)
     if (r.status !== 'ok') {
       if (r.status === 'unavailable') unavailable[driver] = r.reason
       return r

@@ -4,7 +4,8 @@
  *   params(quick) → sizes, drivers: { <family>: (ctx, p) => … }, and optionally
  *   input(p, sample) (untimed per-sample data), na / notes: { <family>: text }, needs: [feature] (stratadb features
  *   such as 'open', 'events', 'json', 'vector': until the build has them the trial reports "not implemented"),
- *   quick: false (skipped by --quick) or quickDrivers: [names], processes (custom: one sample per fresh process).
+ *   quick: false (skipped by --quick) or quickDrivers: [names], processes (custom: one sample per fresh process),
+ *   nodeFlags (for the trial's node), timeout (seconds, default 300).
  * A workload for events, JSON documents or vectors slots in as one more module and one more name below.
  */
 export const WORKLOADS = [

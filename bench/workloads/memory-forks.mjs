@@ -11,6 +11,9 @@ export const kind = 'custom'
 export const params = (quick) => ({ keys: quick ? 100_000 : 1_000_000, forks: 100, writes: 10 })
 export const processes = 3
 export const quickProcesses = 1
+// V8's background threads (compiler, GC) malloc and free in arenas of their own; their leftovers moved this figure
+// by up to 32 MiB between runs. Without them it repeats to the KiB.
+export const nodeFlags = ['--single-threaded']
 
 export const drivers = {
   stratadb: async ({ db }, p) => {

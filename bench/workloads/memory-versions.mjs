@@ -13,6 +13,9 @@ export const kind = 'custom'
 export const params = (quick) => ({ keys: quick ? 100_000 : 1_000_000, rewritten: quick ? 10_000 : 100_000, rounds: 10 })
 export const processes = 3
 export const quickProcesses = 1
+// V8's background threads (compiler, GC) malloc and free in arenas of their own; their leftovers moved this figure
+// by up to 32 MiB between runs. Without them it repeats to the KiB.
+export const nodeFlags = ['--single-threaded']
 
 /** Runs both phases with `put`, subtracting `payload(key, n)` (the bytes the application handed over) per version. */
 async function measure(p, put, payload) {
