@@ -243,7 +243,7 @@ impl Transaction {
     /// transaction read or wrote has changed since its snapshot.
     pub fn commit(&mut self) -> Result<()> {
         self.usable(false)?;
-        self.finished = true;
+        self.finish();
         if self.writes.is_empty() {
             return Ok(());
         }
@@ -276,8 +276,15 @@ impl Transaction {
 
     /// Drops every buffered write.
     pub fn rollback(&mut self) {
-        self.finished = true;
+        self.finish();
         self.writes.clear();
+    }
+
+    /// Marks the transaction done and lets go of its snapshot at once: a host may keep the finished object alive
+    /// for a while, and a snapshot held that long makes every later write to the branch copy tree nodes.
+    fn finish(&mut self) {
+        self.finished = true;
+        self.snapshot = Entries::new();
     }
 }
 
