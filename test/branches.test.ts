@@ -605,13 +605,19 @@ describe('branches: mergeBranches', () => {
     expect(db.state.get('leader')).toBe('c')
   })
 
-  it("theirs: conflicts take the source's value", () => {
+  /** `both` changed on both sides of a fork (to 'ours' and 'theirs'), `x` added on the fork only. */
+  function conflicted(): Strata {
     const db = Strata.cache()
     db.kv.put('both', 'base')
     db.forkBranch('f')
     db.branch('f').kv.put('both', 'theirs')
     db.branch('f').kv.put('x', 1)
     db.kv.put('both', 'ours')
+    return db
+  }
+
+  it("theirs: conflicts take the source's value", () => {
+    const db = conflicted()
     const r = db.mergeBranches('f', { strategy: 'theirs' })
     expect(r.applied).toBe(2)
     expect(r.conflicts).toHaveLength(1)
@@ -633,12 +639,7 @@ describe('branches: mergeBranches', () => {
   })
 
   it("ours: conflicts keep the current branch's value", () => {
-    const db = Strata.cache()
-    db.kv.put('both', 'base')
-    db.forkBranch('f')
-    db.branch('f').kv.put('both', 'theirs')
-    db.branch('f').kv.put('x', 1)
-    db.kv.put('both', 'ours')
+    const db = conflicted()
     const r = db.mergeBranches('f', { strategy: 'ours' })
     expect(r.applied).toBe(1)
     expect(r.conflicts).toHaveLength(1)
