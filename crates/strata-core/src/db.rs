@@ -7,6 +7,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use crate::branch::{Branch, BranchId, BranchInfo, Entries};
+use crate::bytes::Bytes;
 use crate::clock::{Clock, WallClock};
 use crate::error::{fail, Error, ErrorCode, Result};
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey, DEFAULT_SPACE};
@@ -466,7 +467,7 @@ impl Database {
     pub fn put(&self, ns: Namespace, branch: BranchId, space: SpaceId, key: &str, value: &[u8]) -> Result<u64> {
         check_key(key)?;
         value::validate(value)?;
-        let write = Write::new(keyspace::store_key(ns, space, key), Some(Arc::from(value)));
+        let write = Write::new(keyspace::store_key(ns, space, key), Some(Bytes::from(value)));
         let (versions, _) = self.run(|inner| Ok((inner.commit_op(branch, vec![write]), ())))?;
         Ok(versions[0])
     }
@@ -506,7 +507,7 @@ impl Database {
             if current != expected {
                 return Ok((Vec::new(), ()));
             }
-            Ok((inner.commit_op(branch, vec![Write::new(k.clone(), Some(Arc::from(value)))]), ()))
+            Ok((inner.commit_op(branch, vec![Write::new(k.clone(), Some(Bytes::from(value)))]), ()))
         })?;
         Ok(versions.first().copied())
     }

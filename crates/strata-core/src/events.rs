@@ -16,6 +16,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::branch::{BranchId, Entries};
+use crate::bytes::Bytes;
 use crate::db::Database;
 use crate::error::Result;
 use crate::keyspace::{self, SpaceId, StoreKey};
@@ -90,7 +91,7 @@ pub fn merge_writes(source: &Entries, target: &Entries, spaces: impl Iterator<It
             let copy = record(&prev, kind(rec), &body(rec)[1 + 1 + kind(rec).len()..]);
             prev = hash(seq, &copy);
             let key = keyspace::event_key(space, seq);
-            writes.push(Write { key, value: Some(Arc::from(copy)), origin: Some(h.origin) });
+            writes.push(Write { key, value: Some(Bytes::from(copy)), origin: Some(h.origin) });
             seq += 1;
         }
     }
@@ -103,7 +104,7 @@ impl Database {
         check_event(kind, payload)?;
         let (_, seq) = self.run(|inner| {
             let (seq, prev) = tail(&inner.branch(branch)?.entries, space);
-            let write = Write::new(keyspace::event_key(space, seq), Some(Arc::from(record(&prev, kind, payload))));
+            let write = Write::new(keyspace::event_key(space, seq), Some(Bytes::from(record(&prev, kind, payload))));
             Ok((inner.commit_op(branch, vec![write]), seq))
         })?;
         Ok(seq)

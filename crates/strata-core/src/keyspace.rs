@@ -3,7 +3,7 @@
 //! All primitives of a branch share one ordered map. Its keys are bytes `[namespace][space id, 4 bytes BE][key]`,
 //! so a scan of one namespace and space is a contiguous range, in the UTF-8 byte order of the user keys.
 
-use std::sync::Arc;
+use crate::bytes::Bytes;
 
 /// Which primitive a key belongs to; KV keys and state cells of the same name are different entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,16 +46,13 @@ pub type SpaceId = u32;
 pub const DEFAULT_SPACE: SpaceId = 0;
 
 /// An encoded map key.
-pub type StoreKey = Arc<[u8]>;
+pub type StoreKey = Bytes;
 
 /// Bytes before the user key: namespace and space id.
 pub const HEADER: usize = 5;
 
 pub fn store_key(ns: Namespace, space: SpaceId, key: &str) -> StoreKey {
-    let mut k = Vec::with_capacity(HEADER + key.len());
-    k.extend_from_slice(&range_start(ns, space));
-    k.extend_from_slice(key.as_bytes());
-    Arc::from(k)
+    StoreKey::concat(&range_start(ns, space), key.as_bytes())
 }
 
 /// The smallest encoded key of a namespace and space (the user key is empty, which no stored key is).
@@ -95,10 +92,7 @@ pub fn label(k: &[u8]) -> String {
 
 /// The encoded key of event `seq`.
 pub fn event_key(space: SpaceId, seq: u64) -> StoreKey {
-    let mut k = Vec::with_capacity(HEADER + 8);
-    k.extend_from_slice(&range_start(Namespace::Events, space));
-    k.extend_from_slice(&seq.to_be_bytes());
-    Arc::from(k)
+    StoreKey::concat(&range_start(Namespace::Events, space), &seq.to_be_bytes())
 }
 
 /// The sequence number of an encoded event key.

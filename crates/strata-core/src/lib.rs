@@ -20,6 +20,7 @@
 //! [`Database`] holds the branches behind one reader-writer lock; reads share it, commits take it briefly.
 
 mod branch;
+mod bytes;
 mod clock;
 mod db;
 mod error;

@@ -13,13 +13,14 @@ use std::sync::Arc;
 use imbl::ordmap::DiffItem;
 
 use crate::branch::{BranchId, Entries};
+use crate::bytes::Bytes;
 use crate::db::Database;
 use crate::error::{fail, Result};
 use crate::events;
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
 use crate::ops::{Op, Write};
 use crate::vectors;
-use crate::version::{Bytes, Version};
+use crate::version::Version;
 
 /// How a merge resolves keys changed on both sides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

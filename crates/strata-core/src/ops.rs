@@ -6,25 +6,25 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::branch::{Branch, BranchId};
+use crate::bytes::Bytes;
 use crate::db::Inner;
 use crate::error::{fail, Result};
-use crate::keyspace::{self, Namespace, SpaceId};
+use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
 use crate::names::{check_key, check_name};
 use crate::retention::{Compactor, Retention};
-use crate::version::{Bytes, Head, Version};
+use crate::version::{Head, Version};
 
 /// One write of a commit: `None` deletes (writes a tombstone). `origin` is set when a merge copies a version.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Write {
-    #[serde(with = "bytes")]
-    pub key: Bytes,
+    pub key: StoreKey,
     #[serde(with = "opt_bytes")]
     pub value: Option<Bytes>,
     pub origin: Option<u64>,
 }
 
 impl Write {
-    pub fn new(key: Bytes, value: Option<Bytes>) -> Write {
+    pub fn new(key: StoreKey, value: Option<Bytes>) -> Write {
         Write { key, value, origin: None }
     }
 }
@@ -196,18 +196,6 @@ impl Inner {
 }
 
 /// `Arc<[u8]>` as MessagePack bin, not as an array of numbers.
-pub(crate) mod bytes {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(b: &Bytes, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_bytes(b)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Bytes, D::Error> {
-        Ok(Arc::from(serde_bytes::ByteBuf::deserialize(d)?.into_vec()))
-    }
-}
-
 pub(crate) mod opt_bytes {
     use super::*;
 
@@ -216,6 +204,6 @@ pub(crate) mod opt_bytes {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Bytes>, D::Error> {
-        Ok(Option::<serde_bytes::ByteBuf>::deserialize(d)?.map(|b| Arc::from(b.into_vec())))
+        Ok(Option::<serde_bytes::ByteBuf>::deserialize(d)?.map(|b| Bytes::from(b.into_vec())))
     }
 }

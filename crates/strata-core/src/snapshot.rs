@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use crate::branch::{Branch, BranchId, Entries, Fork};
+use crate::bytes::Bytes;
 use crate::error::{Error, ErrorCode, Result};
 use crate::keyspace::{SpaceId, StoreKey};
 use crate::log::{check_header, HEADER_LEN};
@@ -210,16 +211,15 @@ pub fn decode(bytes: &[u8]) -> Result<State> {
             Some(p) => return Err(corrupt(format!("version {i} points forward to {p}"))),
             None => None,
         };
-        let value = r.value.map(|b| Arc::from(b.into_vec()));
+        let value = r.value.map(|b| Bytes::from(b.into_vec()));
         versions.push(Arc::new(Version { version: r.version, timestamp: r.timestamp, origin: r.origin, value, prev }));
     }
     let head = |i: u32| versions.get(i as usize).cloned().map(Head).ok_or_else(|| corrupt(format!("no version {i}")));
     let rebuild = |rec: MapRec, built: &BTreeMap<BranchId, Branch>| -> Result<Entries> {
         match rec {
-            MapRec::Full(items) => items
-                .into_iter()
-                .map(|(k, i)| Ok((StoreKey::from(k.into_vec()), head(i)?)))
-                .collect::<Result<Entries>>(),
+            MapRec::Full(items) => {
+                items.into_iter().map(|(k, i)| Ok((StoreKey::from(&k[..]), head(i)?))).collect::<Result<Entries>>()
+            }
             MapRec::Diff { base, set, remove } => {
                 let mut m =
                     built.get(&base).ok_or_else(|| corrupt(format!("branch {base} is missing")))?.entries.clone();
@@ -227,7 +227,7 @@ pub fn decode(bytes: &[u8]) -> Result<State> {
                     m.remove(&k[..]);
                 }
                 for (k, i) in set {
-                    m.insert(StoreKey::from(k.into_vec()), head(i)?);
+                    m.insert(StoreKey::from(&k[..]), head(i)?);
                 }
                 Ok(m)
             }

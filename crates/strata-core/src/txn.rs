@@ -9,6 +9,7 @@ use std::ops::Bound;
 use std::sync::{Arc, Weak};
 
 use crate::branch::{BranchId, Entries};
+use crate::bytes::Bytes;
 use crate::db::{scan, Database};
 use crate::error::{fail, Result};
 use crate::events;
@@ -16,7 +17,7 @@ use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
 use crate::names::check_key;
 use crate::ops::Write;
 use crate::value;
-use crate::version::{Bytes, Version};
+use crate::version::Version;
 
 /// Most writes one transaction may buffer.
 pub const MAX_TX_WRITES: usize = 1_000_000;
@@ -169,7 +170,7 @@ impl Transaction {
         self.write_bytes += size;
         self.observe(&k);
         let version = self.snapshot_version(&k) + 1;
-        self.writes.insert(k, value.map(Arc::from));
+        self.writes.insert(k, value.map(Bytes::from));
         Ok(version)
     }
 

@@ -11,13 +11,14 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use crate::branch::{BranchId, Entries};
+use crate::bytes::Bytes;
 use crate::db::{scan, Database};
 use crate::error::{fail, Result};
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
 use crate::names::{check_key, check_name};
 use crate::ops::Write;
 use crate::value;
-use crate::version::{Bytes, Version};
+use crate::version::Version;
 
 /// Largest dimension a collection may have.
 pub const MAX_DIMENSION: u32 = 65_536;
@@ -218,7 +219,7 @@ impl Database {
             if lookup(entries, space, name, None).is_ok() {
                 return fail!(InvalidName, "vector collection {name:?} already exists; deleteCollection it first");
             }
-            let def = Write::new(collection_key(space, name), Some(Arc::from(definition(dimension, metric))));
+            let def = Write::new(collection_key(space, name), Some(Bytes::from(definition(dimension, metric))));
             Ok((inner.commit_op(branch, vec![def]), ()))
         })?;
         Ok(())
@@ -288,7 +289,7 @@ impl Database {
                     vector.len()
                 );
             }
-            let write = Write::new(item_key(space, collection, key), Some(Arc::from(item(vector, metadata))));
+            let write = Write::new(item_key(space, collection, key), Some(Bytes::from(item(vector, metadata))));
             Ok((inner.commit_op(branch, vec![write]), ()))
         })?;
         Ok(versions[0])

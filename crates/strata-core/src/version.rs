@@ -5,8 +5,7 @@
 
 use std::sync::Arc;
 
-/// The bytes of a stored value (a MessagePack document, see `value`), shared by every branch holding it.
-pub type Bytes = Arc<[u8]>;
+use crate::bytes::Bytes;
 
 #[derive(Debug)]
 pub struct Version {
@@ -99,7 +98,7 @@ mod tests {
             version: 1,
             timestamp: 10,
             origin: 10,
-            value: Some(Arc::from(&b"\x01"[..])),
+            value: Some(Bytes::from(&b"\x01"[..])),
             prev: None,
         });
         let v2 = Arc::new(Version { version: 2, timestamp: 20, origin: 20, value: None, prev: Some(v1) });
