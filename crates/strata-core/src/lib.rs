@@ -4,7 +4,7 @@
 //! # Data model
 //!
 //! - A **value** is one MessagePack document (see [`value`]): the caller encodes it, the engine checks it once and
-//!   keeps the bytes, shared by reference count wherever they appear.
+//!   keeps the bytes: inline when short, else shared by reference count wherever they appear ([`bytes`]).
 //! - A **key** lives in a **namespace** (KV, state cells, ...) and a **space** of a branch ([`keyspace`]).
 //! - A **version** is one write of one key: a per-key number (1, 2, 3, ... never restarting, deletes included), a
 //!   commit timestamp (microseconds, strictly increasing per database, [`clock`]) and the value, or none for a
