@@ -184,10 +184,24 @@ impl Inner {
         let mut versions = Vec::with_capacity(writes.len());
         for w in writes {
             b.spaces.insert(keyspace::decode(&w.key).space);
-            let prev = b.entries.get(&w.key).map(|h| h.0.clone());
-            let version = prev.as_ref().map_or(1, |p| p.version + 1);
             let origin = w.origin.unwrap_or(ts);
-            b.entries.insert(w.key, Head(Arc::new(Version { version, timestamp: ts, origin, value: w.value, prev })));
+            let on = |prev: Option<Arc<Version>>| {
+                let version = prev.as_ref().map_or(1, |p| p.version + 1);
+                Head(Arc::new(Version { version, timestamp: ts, origin, value: w.value, prev }))
+            };
+            // One walk down the map for a key that exists, the common case of overwrites and CAS.
+            let version = match b.entries.get_mut(&w.key) {
+                Some(head) => {
+                    *head = on(Some(head.0.clone()));
+                    head.version
+                }
+                None => {
+                    let head = on(None);
+                    let version = head.version;
+                    b.entries.insert(w.key, head);
+                    version
+                }
+            };
             versions.push(version);
         }
         b.record_write(ts);
