@@ -3,8 +3,12 @@
 // neither, so it is measured alone and with the separate validation walk it would need to be used here.
 //
 //   npx tsx bench/codec.ts
-import { Packr, Unpackr } from 'msgpackr'
+import { createRequire } from 'node:module'
 import { Encoder, decode } from '../ts/codec.js'
+
+// The package's own msgpackr (a devDependency, the version users compare with), resolved from the repository root:
+// a plain import from bench/ would find bench/node_modules first, where lmdb-js brings an older major.
+const { Packr, Unpackr } = createRequire(new URL('../package.json', import.meta.url))('msgpackr') as typeof import('msgpackr')
 
 const values: Record<string, unknown> = {
   'small object': { id: 42, name: 'agent-7', active: true, score: 0.93, tags: ['a', 'b'], parent: null },
