@@ -30,7 +30,7 @@ pub struct Database {
 
 pub(crate) struct Inner {
     pub clock: Clock,
-    pub branches: HashMap<BranchId, Branch>,
+    pub branches: BTreeMap<BranchId, Branch>,
     pub by_name: BTreeMap<String, BranchId>,
     /// Names of deleted branches, so a handle left on one gets an error that names it.
     pub deleted: HashMap<BranchId, String>,
@@ -48,7 +48,7 @@ impl Inner {
         let created = clock.tick();
         Inner {
             clock,
-            branches: HashMap::from([(0, Branch::empty(DEFAULT_BRANCH.to_string(), created))]),
+            branches: BTreeMap::from([(0, Branch::empty(DEFAULT_BRANCH.to_string(), created))]),
             by_name: BTreeMap::from([(DEFAULT_BRANCH.to_string(), 0)]),
             deleted: HashMap::new(),
             next_branch: 1,
