@@ -5,6 +5,7 @@
 //! generation and deletes the ones it covers) and `LOCK` (the id of the process that has the directory open).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
@@ -68,6 +69,9 @@ struct LogState {
 struct SyncState {
     synced: u64,
     syncing: bool,
+    /// How many records the last fsync made durable, and how long it took: what the next one waits for.
+    batch: u64,
+    took: Duration,
 }
 
 pub struct Persist {
@@ -228,7 +232,7 @@ impl Persist {
                         oldest: state.generation.min(state.first),
                         broken: None,
                     }),
-                    sync: Mutex::new(SyncState { synced: 0, syncing: false }),
+                    sync: Mutex::new(SyncState { synced: 0, syncing: false, batch: 1, took: Duration::ZERO }),
                     synced: Condvar::new(),
                     locked: !options.read_only,
                 };
@@ -295,19 +299,39 @@ impl Persist {
                 continue;
             }
             s.syncing = true;
+            let (synced, batch, took) = (s.synced, s.batch, s.took);
             drop(s);
-            // Give writers that are about to append a moment to get into this fsync: one yield costs far less
-            // than the fsync, and on a busy machine it often lets several more records share it.
-            std::thread::yield_now();
-            let result = self.sync_log();
+            let (result, took) = self.gather_and_sync(synced + batch, took);
             s = self.sync.lock();
             s.syncing = false;
             if let Ok(upto) = result {
+                (s.batch, s.took) = (upto.saturating_sub(synced).max(1), took);
                 s.synced = s.synced.max(upto);
             }
             self.synced.notify_all();
             result?;
         }
+    }
+
+    /// The fsync of group commit: first waits, for at most half as long as the last fsync took, until `upto`
+    /// records are logged (as many as the last fsync covered). Writers that shared the last fsync are back with
+    /// their next record within microseconds; waiting for them costs far less than the fsync they would need
+    /// next, and a lone writer (a batch of one) never waits. Returns how long the fsync took.
+    #[cfg(not(target_family = "wasm"))]
+    fn gather_and_sync(&self, upto: u64, took: Duration) -> (Result<u64>, Duration) {
+        let start = std::time::Instant::now();
+        while self.log.lock().appended < upto && start.elapsed() < took / 2 {
+            std::thread::yield_now();
+        }
+        let start = std::time::Instant::now();
+        (self.sync_log(), start.elapsed())
+    }
+
+    /// One WebAssembly instance runs one thread: there is never another writer to wait for (and no clock to
+    /// wait with).
+    #[cfg(target_family = "wasm")]
+    fn gather_and_sync(&self, _: u64, took: Duration) -> (Result<u64>, Duration) {
+        (self.sync_log(), took)
     }
 
     /// Writes pending records and fsyncs the current log; returns the number of records now durable.
