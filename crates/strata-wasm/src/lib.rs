@@ -2,6 +2,9 @@
 //! No engine logic lives here; see `strata_core` for what each call means. Its JavaScript names match the N-API
 //! binding's, so the TypeScript layer drives both the same way.
 
+#[cfg(target_arch = "wasm32")]
+mod alloc;
+
 use std::sync::Arc;
 
 use strata_core::{self as core, wire, ErrorCode};
