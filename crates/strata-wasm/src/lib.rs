@@ -482,11 +482,15 @@ impl Transaction {
         js(self.tx.append_event(space, kind, payload)).map(|s| s as f64)
     }
 
+    /// Frees the read buffer as well: the object lives on until JavaScript collects it, and a finished
+    /// transaction refuses reads (`CLOSED`) before touching the buffer.
     pub fn commit(&mut self) -> Result<()> {
+        self.read_buffer = Vec::new();
         js(self.tx.commit())
     }
 
     pub fn rollback(&mut self) {
+        self.read_buffer = Vec::new();
         self.tx.rollback();
     }
 }
