@@ -4,6 +4,8 @@
 
 #[cfg(target_arch = "wasm32")]
 mod alloc;
+#[cfg(target_arch = "wasm32")]
+mod memcmp;
 
 use std::sync::Arc;
 
