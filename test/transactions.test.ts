@@ -244,6 +244,25 @@ describe('transactions', () => {
     expectCode(() => ro.kv.put('d', 1), 'READ_ONLY')
   })
 
+  it('reads of any size land right while memory grows, and none after the commit', () => {
+    // On WASM the read buffer is allocated at the first read, grown for a large one, re-derived after memory
+    // growth, and freed at commit.
+    const db = Strata.cache()
+    const big = 'x'.repeat(100_000)
+    db.kv.put('small', 1)
+    db.kv.put('big', big)
+    const tx = db.begin()
+    expect(tx.kv.get('small')).toBe(1)
+    expect(tx.kv.get('big')).toBe(big)
+    for (let i = 0; i < 2_000; i++) db.kv.put(`fill:${i}`, `${i}`.repeat(500))
+    expect(tx.kv.get('small')).toBe(1)
+    expect(tx.kv.get('fill:0')).toBeNull()
+    expect(tx.kv.get('big')).toBe(big)
+    tx.commit()
+    expectCode(() => tx.kv.get('small'), 'CLOSED')
+    expect(db.kv.get('fill:1999')).toBe('1999'.repeat(500))
+  })
+
   it('reads with asOf and history inside a transaction see committed data', () => {
     const db = Strata.cache()
     db.kv.put('k', 'old')

@@ -21,17 +21,25 @@ type WasmBinding = (Binding | TxBinding) & { setReadBuffer(capacity: number): nu
 
 const INITIAL_READ_BUFFER = 4096
 
-/** Reads land in a buffer inside linear memory that the binding owns; JavaScript decodes them in place. */
+/**
+ * Reads land in a buffer inside linear memory that the binding owns; JavaScript decodes them in place. The buffer
+ * is allocated at the first read: most transactions only write, and each one allocating a buffer that lives until
+ * the garbage collector frees its transaction made a loop of transactions grow memory without end.
+ */
 function linearReadBuffer(binding: WasmBinding, memory: WebAssembly.Memory): ReadBuffer {
-  let capacity = INITIAL_READ_BUFFER
-  let ptr = binding.setReadBuffer(capacity)
+  let capacity = 0
+  let ptr = 0
   const rb: ReadBuffer = {
-    bytes: new Uint8Array(memory.buffer, ptr, capacity),
-    view: new DataView(memory.buffer),
+    bytes: new Uint8Array(0),
+    view: new DataView(memory.buffer, 0, 0),
     base: 0,
     grow(length) {
-      capacity = Math.max(length, capacity * 2)
-      ptr = binding.setReadBuffer(capacity)
+      // After memory growth the views read as empty although the buffer is large enough: re-deriving them is all
+      // that is needed then, not a buffer twice as large.
+      if (length > capacity) {
+        capacity = Math.max(length, capacity * 2, INITIAL_READ_BUFFER)
+        ptr = binding.setReadBuffer(capacity)
+      }
       rb.refresh()
     },
     refresh() {
@@ -42,7 +50,6 @@ function linearReadBuffer(binding: WasmBinding, memory: WebAssembly.Memory): Rea
       }
     },
   }
-  rb.view = new DataView(memory.buffer, ptr, capacity)
   return rb
 }
 

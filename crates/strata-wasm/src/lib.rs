@@ -2,6 +2,11 @@
 //! No engine logic lives here; see `strata_core` for what each call means. Its JavaScript names match the N-API
 //! binding's, so the TypeScript layer drives both the same way.
 
+#[cfg(target_arch = "wasm32")]
+mod alloc;
+#[cfg(target_arch = "wasm32")]
+mod memcmp;
+
 use std::sync::Arc;
 
 use strata_core::{self as core, wire, ErrorCode};
@@ -479,11 +484,15 @@ impl Transaction {
         js(self.tx.append_event(space, kind, payload)).map(|s| s as f64)
     }
 
+    /// Frees the read buffer as well: the object lives on until JavaScript collects it, and a finished
+    /// transaction refuses reads (`CLOSED`) before touching the buffer.
     pub fn commit(&mut self) -> Result<()> {
+        self.read_buffer = Vec::new();
         js(self.tx.commit())
     }
 
     pub fn rollback(&mut self) {
+        self.read_buffer = Vec::new();
         self.tx.rollback();
     }
 }
