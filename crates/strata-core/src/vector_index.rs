@@ -28,7 +28,7 @@ use crate::version::Version;
 /// vector-search benchmark) and costs no build.
 pub const THRESHOLD: usize = 2_000;
 /// Candidates a search gathers (at least `k`): measured to reach recall@10 ≥ 0.95 on clustered 384-dimensional data.
-const EF_SEARCH: usize = 64;
+const EF_SEARCH: usize = 128;
 /// An index answers only when `k` is a small part of the collection; asked for much of it, a scan is as fast and
 /// guaranteed to find everything.
 const MAX_SHARE: usize = 8;
@@ -238,7 +238,8 @@ impl Indexes {
         }
         let index = RwLockWriteGuard::downgrade(index);
         let query = prepare(scope.metric, query.to_vec());
-        Some(index.graph.search(&query, k.max(EF_SEARCH)).into_iter().map(|n| index.keys[n as usize].clone()).collect())
+        let ef = if scope.metric == Metric::Dot { 2 * EF_SEARCH } else { EF_SEARCH };
+        Some(index.graph.search(&query, k.max(ef)).into_iter().map(|n| index.keys[n as usize].clone()).collect())
     }
 }
 
