@@ -1091,3 +1091,59 @@ describe('vectors: closed handles and durability', () => {
     }
   })
 })
+
+describe('vector search through the approximate index', () => {
+  // Past 2,000 live vectors a collection's current-state searches go through its HNSW index.
+  const N = 3_000
+  const DIM = 32
+
+  /** A mixture of 25 Gaussian clusters (standard normal centres, spread 0.5): embeddings are clustered. */
+  function clustered(seed: number, n: number): Item[] {
+    const rnd = random(seed)
+    const normal = (): number => Math.sqrt(-2 * Math.log(Math.max(rnd(), 1e-300))) * Math.cos(2 * Math.PI * rnd())
+    const centres = Array.from({ length: 25 }, () => Array.from({ length: DIM }, normal))
+    return Array.from({ length: n }, (_, i) => {
+      const c = centres[Math.floor(rnd() * centres.length)]!
+      return { key: `v${i}`, vector: Float32Array.from(c, (x) => x + 0.5 * normal()), metadata: { i, group: i % 5 } }
+    })
+  }
+
+  it('finds at least 95% of the exact top 10 for every metric, each hit with its exact score', () => {
+    const queries = clustered(2, 40).map((q) => q.vector)
+    for (const metric of METRICS) {
+      const db = Strata.cache()
+      const items = clustered(1, N)
+      load(db, 'c', metric, items)
+      let found = 0
+      for (const q of queries) {
+        const ref = reference(metric, items, q)
+        const byKey = new Map(ref.map((r) => [r.key, r]))
+        const top = new Set(ref.slice(0, 10).map((r) => r.key))
+        const hits = db.vector.search('c', q)
+        expect(hits).toHaveLength(10)
+        for (const h of hits) {
+          expect(Math.abs(h.score - byKey.get(h.key)!.score)).toBeLessThanOrEqual(TOL)
+          expect(h.metadata).toEqual(byKey.get(h.key)!.metadata)
+          if (top.has(h.key)) found++
+        }
+      }
+      expect(found / (queries.length * 10), metric).toBeGreaterThanOrEqual(0.95)
+      db.close()
+    }
+  })
+
+  it('filtered and asOf searches stay exact', () => {
+    const db = Strata.cache()
+    const items = clustered(3, N)
+    load(db, 'c', 'cosine', items)
+    const before = latest(db)
+    const moved = items.slice(0, 500).map((it) => ({ ...it, vector: it.vector.map((x) => -x) }))
+    for (const it of moved) db.vector.upsert('c', it.key, it.vector, it.metadata)
+    const now = [...moved, ...items.slice(500)]
+    for (const q of clustered(4, 10).map((x) => x.vector)) {
+      const group1 = now.filter((it) => (it.metadata as { group: number }).group === 1)
+      expectMatchesReference('cosine', db.vector.search('c', q, { k: 10, filter: { group: 1 } }), group1, q, 10)
+      expectMatchesReference('cosine', db.vector.search('c', q, { k: 10, asOf: before }), items, q, 10)
+    }
+  })
+})

@@ -70,5 +70,11 @@ export function evaluate(results) {
     (w) => w < 1e6, (w, f) => `${bytes(w)} with 10 writes per fork (${bytes(f)} for the forks alone)`)
   target('2 threads on different cells ≥ 1.6x one thread', [m('threads-scaling', NATIVE, '2 threads'), m('threads-scaling', NATIVE, '1 thread')],
     (two, one) => two / one >= 1.6, (two, one) => `${ratio(two / one)} (${rate(two)}/s vs ${rate(one)}/s)`)
+
+  const vs = (metric) => m('vector-search', NATIVE, `clustered: ${metric}`)
+  target('vector search, 100k x 384, k=10: indexed ≥ 20x faster than exact at recall@10 ≥ 0.95 (native)',
+    [vs('exact, µs per search'), vs('indexed, µs per search'), vs('recall@10')], (e, i, r) => e / i >= 20 && r >= 0.95,
+    (e, i, r) => `${ratio(e / i)} (${us(i)} vs ${us(e)}), recall@10 ${r.toFixed(3)}`)
+  target('events.append (native, in memory) ≥ 1M ops/s', [m('events-append', NATIVE)], (a) => a >= 1e6, (a) => `${rate(a)}/s`)
   return targets
 }

@@ -26,4 +26,6 @@ export const WORKLOADS = [
   'threads-contended',
   'threads-scaling',
   'put-durable',
+  'events-append',
+  'vector-search',
 ]

@@ -18,6 +18,7 @@ use crate::retention::Retention;
 use crate::snapshot;
 use crate::storage::Storage;
 use crate::value;
+use crate::vector_index::Indexes;
 use crate::version::{Head, Version};
 
 pub const DEFAULT_BRANCH: &str = "default";
@@ -26,6 +27,7 @@ pub struct Database {
     inner: RwLock<Inner>,
     /// The directory of an on-disk database; `None` in memory.
     persist: Option<Persist>,
+    pub(crate) vector_indexes: Indexes,
 }
 
 pub(crate) struct Inner {
@@ -118,7 +120,7 @@ impl Inner {
 impl Database {
     /// An empty in-memory database with the `default` branch.
     pub fn new(wall: WallClock) -> Database {
-        Database { inner: RwLock::new(Inner::empty(wall)), persist: None }
+        Database { inner: RwLock::new(Inner::empty(wall)), persist: None, vector_indexes: Indexes::default() }
     }
 
     /// Opens the database stored in `storage` (a new, empty directory becomes an empty database): takes the
@@ -146,7 +148,7 @@ impl Database {
             persist.initialize(&inner.capture(persist.generation()))?;
         }
         persist.ensure_log()?;
-        Ok(Database { inner: RwLock::new(inner), persist: Some(persist) })
+        Ok(Database { inner: RwLock::new(inner), persist: Some(persist), vector_indexes: Indexes::default() })
     }
 
     pub(crate) fn read(&self) -> parking_lot::RwLockReadGuard<'_, Inner> {

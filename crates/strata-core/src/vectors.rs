@@ -3,8 +3,9 @@
 //! A collection is an entry of the `Collections` namespace (`[dimension, metric]`); each vector an entry of the
 //! `Vectors` namespace keyed `collection \0 key`, its value `[dimension u32 LE][dimension f32 LE][metadata]`, the
 //! metadata a MessagePack value. Everything else comes from the substrate: versions, forks, merges per vector,
-//! time travel, the log. Search is exact: every vector of the collection is scored, the components read straight
-//! from the stored bytes in a loop the compiler vectorises, the best `k` kept in a bounded heap.
+//! time travel, the log. An exact search scores every vector of the collection, the components read straight from
+//! the stored bytes in a loop the compiler vectorises, the best `k` kept in a bounded heap. Large collections are
+//! searched through an approximate index instead (`vector_index`), whose candidates are ranked the same way.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -18,6 +19,7 @@ use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
 use crate::names::{check_key, check_name};
 use crate::ops::Write;
 use crate::value;
+use crate::vector_index::Scope;
 use crate::version::Version;
 
 /// Largest dimension a collection may have.
@@ -343,9 +345,13 @@ impl Database {
             return fail!(InvalidValue, "query component {i} is not a finite number");
         }
         let filter = filter.map(Filter::parse).transpose()?;
-        let inner = self.read();
-        let entries = &inner.branch(branch)?.entries;
-        let (dimension, metric) = lookup(entries, space, collection, as_of)?;
+        // The map is cloned in O(1) and the lock let go: neither a scan nor an index build holds up writers.
+        let (entries, parent) = {
+            let inner = self.read();
+            let b = inner.branch(branch)?;
+            (b.entries.clone(), b.fork.as_ref().map(|f| f.parent))
+        };
+        let (dimension, metric) = lookup(&entries, space, collection, as_of)?;
         if query.len() != dimension as usize {
             return fail!(
                 InvalidValue,
@@ -353,29 +359,61 @@ impl Database {
                 query.len()
             );
         }
-        let query_norm = query.iter().map(|x| x * x).sum::<f32>().sqrt();
-        // k may be far larger than the collection: the heap grows with what it holds, not with k.
-        let mut best: BinaryHeap<Ranked> = BinaryHeap::new();
-        let prefix = format!("{collection}\0");
-        for (key, head) in scan(entries, Namespace::Vectors, space, &prefix, None) {
-            let Some(v) = head.live_at(as_of) else { continue };
-            let (vector, metadata) = split(v.value.as_deref().unwrap_or_default());
-            if filter.as_ref().is_some_and(|f| !f.accepts(metadata)) {
-                continue;
+        // The index holds the current vectors only, so time travel is exact. Filtered searches are exact too: a
+        // filter may reject every candidate the graph proposes, and an exact scan is the one answer that is
+        // always complete.
+        let indexed = match (as_of, &filter) {
+            (None, None) => {
+                let scope = Scope { branch, parent, space, collection, dimension, metric };
+                self.vector_indexes.candidates(&scope, &entries, query, k)
             }
-            best.push(Ranked(metric.score(query, query_norm, vector), metric, v.clone(), key.clone()));
-            if best.len() > k {
-                best.pop();
+            _ => None,
+        };
+        let ranked = match indexed {
+            Some(keys) => rank(
+                keys.iter().filter_map(|key| entries.get(key).and_then(|h| h.live_at(None)).map(|v| (key, v))),
+                metric,
+                query,
+                k,
+            ),
+            None => {
+                let prefix = format!("{collection}\0");
+                let live = scan(&entries, Namespace::Vectors, space, &prefix, None)
+                    .filter_map(|(key, head)| head.live_at(as_of).map(|v| (key, v)))
+                    .filter(|(_, v)| {
+                        filter.as_ref().is_none_or(|f| f.accepts(split(v.value.as_deref().unwrap_or_default()).1))
+                    });
+                rank(live, metric, query, k)
             }
-        }
-        Ok(best
-            .into_sorted_vec()
-            .into_iter()
-            .map(|Ranked(score, _, v, key)| Hit {
-                key: keyspace::decode(&key).key.split_once('\0').map(|(_, k)| k.to_string()).unwrap_or_default(),
-                score,
-                metadata: Bytes::from(split(v.value.as_deref().unwrap_or_default()).1),
-            })
-            .collect())
+        };
+        Ok(ranked)
     }
+}
+
+/// The best `k` of `candidates` for `query`, best first, ties broken by key. Exact and indexed searches both rank
+/// here, so they score and order alike.
+fn rank<'a>(
+    candidates: impl Iterator<Item = (&'a StoreKey, &'a Arc<Version>)>,
+    metric: Metric,
+    query: &[f32],
+    k: usize,
+) -> Vec<Hit> {
+    let query_norm = query.iter().map(|x| x * x).sum::<f32>().sqrt();
+    // k may be far larger than the collection: the heap grows with what it holds, not with k.
+    let mut best: BinaryHeap<Ranked> = BinaryHeap::new();
+    for (key, v) in candidates {
+        let (vector, _) = split(v.value.as_deref().unwrap_or_default());
+        best.push(Ranked(metric.score(query, query_norm, vector), metric, v.clone(), key.clone()));
+        if best.len() > k {
+            best.pop();
+        }
+    }
+    best.into_sorted_vec()
+        .into_iter()
+        .map(|Ranked(score, _, v, key)| Hit {
+            key: keyspace::decode(&key).key.split_once('\0').map(|(_, k)| k.to_string()).unwrap_or_default(),
+            score,
+            metadata: Bytes::from(split(v.value.as_deref().unwrap_or_default()).1),
+        })
+        .collect()
 }
