@@ -6,8 +6,10 @@ export function rate(x) {
 }
 
 /** The time of one op, from its rate. */
-export function perOp(opsPerSecond) {
-  const s = 1 / opsPerSecond
+export const perOp = (opsPerSecond) => duration(1 / opsPerSecond)
+
+/** A time in seconds, in the unit that reads best. */
+export function duration(s) {
   if (s >= 1) return `${s.toFixed(2)} s`
   if (s >= 1e-3) return `${(s * 1e3).toFixed(1)} ms`
   if (s >= 1e-6) return `${(s * 1e6).toFixed(2)} µs`
@@ -33,7 +35,8 @@ export function metric(x, unit) {
   if (unit === 'ops/s') return `${rate(x)}/s`
   if (unit === 'B') return bytes(x)
   if (unit === 'ratio') return `${(x * 100).toFixed(1)}%`
-  if (unit === 'µs') return `${x.toFixed(2)} µs`
+  if (unit === 'µs') return duration(x / 1e6)
+  if (unit === 's') return duration(x)
   return `${x} ${unit}`
 }
 
