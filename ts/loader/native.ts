@@ -6,24 +6,10 @@ import { createRequire } from 'node:module'
 
 import type { Backend, Binding, ReadBuffer, TxBinding } from '../backend.js'
 import { StrataError } from '../errors.js'
+import { type Addon, NativeDatabase } from './native-binding.js'
 
 /** Databases and transactions of the addon both take a read buffer. */
 type NativeBinding = (Binding | TxBinding) & { setReadBuffer(buffer: Uint8Array): void }
-
-interface Addon {
-  Database: {
-    memory(name?: string | null): Binding
-    open(
-      path: string,
-      durability: string,
-      readOnly: boolean,
-      create: boolean,
-      maxVersions?: number,
-      maxAgeMs?: number,
-    ): Binding
-  }
-  errorCodes(): string[]
-}
 
 const INITIAL_READ_BUFFER = 4096
 
@@ -80,8 +66,9 @@ export function loadNative(): Backend {
   }
   return {
     name: 'native',
-    memory: (name) => addon.Database.memory(name ?? null),
-    open: (path, o) => addon.Database.open(path, o.durability, o.readOnly, o.create, o.maxVersions, o.maxAgeMs),
+    memory: (name) => new NativeDatabase(addon, addon.dbMemory(name ?? null)),
+    open: (path, o) =>
+      new NativeDatabase(addon, addon.dbOpen(path, o.durability, o.readOnly, o.create, o.maxVersions, o.maxAgeMs)),
     readBuffer: (binding) => ownedReadBuffer(binding as NativeBinding),
     errorCodes: () => addon.errorCodes(),
   }

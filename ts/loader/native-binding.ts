@@ -1,0 +1,100 @@
+/**
+ * `Binding` and `TxBinding` over the addon. The addon exports free functions that take a handle (an N-API
+ * External) first, because napi-rs class methods lock a process-wide map on every call (see
+ * crates/strata-node/src/lib.rs). These classes hold a handle and forward each method with a fixed argument list,
+ * which V8 inlines; a rest/spread forwarder or methods made in a loop would lose both that and the types.
+ */
+import type { Binding, Ns, TxBinding } from '../backend.js'
+
+declare const kind: unique symbol
+/** A handle the addon made: opaque to JavaScript, released when collected. */
+type Handle<Kind extends string> = { readonly [kind]: Kind }
+type DbHandle = Handle<'database'>
+type TxHandle = Handle<'transaction'>
+
+/** A method as the addon exports it: the handle first. */
+type Free<H, F> = F extends (...args: infer A) => infer R ? (handle: H, ...args: A) => R : never
+/** Database calls carry a `db` prefix and transaction calls a `tx` prefix, so each name means one thing. */
+type DbCalls = { [K in Exclude<keyof Binding, 'share' | 'begin'> as `db${Capitalize<K>}`]: Free<DbHandle, Binding[K]> }
+type TxCalls = { [K in keyof TxBinding as `tx${Capitalize<K>}`]: Free<TxHandle, TxBinding[K]> }
+
+/** The addon's exports (crates/strata-node/src), typed from the interfaces they serve. */
+export interface Addon extends DbCalls, TxCalls {
+  dbMemory(name: string | null): DbHandle
+  dbOpen(
+    path: string,
+    durability: string,
+    readOnly: boolean,
+    create: boolean,
+    maxVersions: number | undefined,
+    maxAgeMs: number | undefined,
+  ): DbHandle
+  dbShare(db: DbHandle): DbHandle
+  dbBegin(db: DbHandle, branch: number, readOnly: boolean): TxHandle
+  dbSetReadBuffer(db: DbHandle, buffer: Uint8Array): void
+  txSetReadBuffer(tx: TxHandle, buffer: Uint8Array): void
+  errorCodes(): string[]
+}
+
+export class NativeDatabase implements Binding {
+  constructor(
+    private readonly addon: Addon,
+    private readonly handle: DbHandle,
+  ) {}
+
+  share(): Binding { return new NativeDatabase(this.addon, this.addon.dbShare(this.handle)) }
+  begin(branch: number, readOnly: boolean): TxBinding { return new NativeTransaction(this.addon, this.addon.dbBegin(this.handle, branch, readOnly)) }
+  setReadBuffer(buffer: Uint8Array): void { this.addon.dbSetReadBuffer(this.handle, buffer) }
+  close(): void { this.addon.dbClose(this.handle) }
+  get(ns: Ns, branch: number, space: number, key: string, asOf: number | undefined): number { return this.addon.dbGet(this.handle, ns, branch, space, key, asOf) }
+  put(ns: Ns, branch: number, space: number, key: string, value: Uint8Array): number { return this.addon.dbPut(this.handle, ns, branch, space, key, value) }
+  delete(ns: Ns, branch: number, space: number, key: string): boolean { return this.addon.dbDelete(this.handle, ns, branch, space, key) }
+  cas(ns: Ns, branch: number, space: number, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined { return this.addon.dbCas(this.handle, ns, branch, space, key, expected, value) }
+  list(ns: Ns, branch: number, space: number, prefix: string | undefined, after: string | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array { return this.addon.dbList(this.handle, ns, branch, space, prefix, after, limit, asOf) }
+  history(ns: Ns, branch: number, space: number, key: string, limit: number | undefined): Uint8Array { return this.addon.dbHistory(this.handle, ns, branch, space, key, limit) }
+  appendEvent(branch: number, space: number, type: string, payload: Uint8Array): number { return this.addon.dbAppendEvent(this.handle, branch, space, type, payload) }
+  getEvent(branch: number, space: number, seq: number, asOf: number | undefined): number { return this.addon.dbGetEvent(this.handle, branch, space, seq, asOf) }
+  listEvents(branch: number, space: number, type: string | undefined, after: number | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array { return this.addon.dbListEvents(this.handle, branch, space, type, after, limit, asOf) }
+  countEvents(branch: number, space: number, type: string | undefined, asOf: number | undefined): number { return this.addon.dbCountEvents(this.handle, branch, space, type, asOf) }
+  verifyEvents(branch: number, space: number): number | null | undefined { return this.addon.dbVerifyEvents(this.handle, branch, space) }
+  createCollection(branch: number, space: number, name: string, dimension: number, metric: string): void { this.addon.dbCreateCollection(this.handle, branch, space, name, dimension, metric) }
+  deleteCollection(branch: number, space: number, name: string): boolean { return this.addon.dbDeleteCollection(this.handle, branch, space, name) }
+  listCollections(branch: number, space: number, asOf: number | undefined): Uint8Array { return this.addon.dbListCollections(this.handle, branch, space, asOf) }
+  upsertVector(branch: number, space: number, collection: string, key: string, vector: Float32Array, metadata: Uint8Array): number { return this.addon.dbUpsertVector(this.handle, branch, space, collection, key, vector, metadata) }
+  getVector(branch: number, space: number, collection: string, key: string, asOf: number | undefined): Uint8Array | null | undefined { return this.addon.dbGetVector(this.handle, branch, space, collection, key, asOf) }
+  deleteVector(branch: number, space: number, collection: string, key: string): boolean { return this.addon.dbDeleteVector(this.handle, branch, space, collection, key) }
+  search(branch: number, space: number, collection: string, query: Float32Array, k: number, filter: Uint8Array | undefined, asOf: number | undefined): Uint8Array { return this.addon.dbSearch(this.handle, branch, space, collection, query, k, filter, asOf) }
+  branchId(name: string): number { return this.addon.dbBranchId(this.handle, name) }
+  branchName(id: number): string { return this.addon.dbBranchName(this.handle, id) }
+  branchExists(name: string): boolean { return this.addon.dbBranchExists(this.handle, name) }
+  createBranch(name: string): number { return this.addon.dbCreateBranch(this.handle, name) }
+  forkBranch(name: string, from: number): number { return this.addon.dbForkBranch(this.handle, name, from) }
+  deleteBranch(name: string): void { this.addon.dbDeleteBranch(this.handle, name) }
+  listBranches(): Uint8Array { return this.addon.dbListBranches(this.handle) }
+  timeRange(branch: number): Uint8Array { return this.addon.dbTimeRange(this.handle, branch) }
+  spaceId(name: string): number { return this.addon.dbSpaceId(this.handle, name) }
+  listSpaces(branch: number): Uint8Array { return this.addon.dbListSpaces(this.handle, branch) }
+  deleteSpace(branch: number, name: string, force: boolean): boolean { return this.addon.dbDeleteSpace(this.handle, branch, name, force) }
+  diff(a: number, b: number): Uint8Array { return this.addon.dbDiff(this.handle, a, b) }
+  merge(source: number, target: number, strategy: string): Uint8Array { return this.addon.dbMerge(this.handle, source, target, strategy) }
+  flush(): void { this.addon.dbFlush(this.handle) }
+  checkpoint(): void { this.addon.dbCheckpoint(this.handle) }
+  compact(maxVersions: number | undefined, maxAgeMs: number | undefined): number { return this.addon.dbCompact(this.handle, maxVersions, maxAgeMs) }
+}
+
+export class NativeTransaction implements TxBinding {
+  constructor(
+    private readonly addon: Addon,
+    private readonly handle: TxHandle,
+  ) {}
+
+  setReadBuffer(buffer: Uint8Array): void { this.addon.txSetReadBuffer(this.handle, buffer) }
+  get(ns: Ns, space: number, key: string): number { return this.addon.txGet(this.handle, ns, space, key) }
+  put(ns: Ns, space: number, key: string, value: Uint8Array): number { return this.addon.txPut(this.handle, ns, space, key, value) }
+  delete(ns: Ns, space: number, key: string): boolean { return this.addon.txDelete(this.handle, ns, space, key) }
+  cas(ns: Ns, space: number, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined { return this.addon.txCas(this.handle, ns, space, key, expected, value) }
+  list(ns: Ns, space: number, prefix: string | undefined, after: string | undefined, limit: number | undefined): Uint8Array { return this.addon.txList(this.handle, ns, space, prefix, after, limit) }
+  appendEvent(space: number, type: string, payload: Uint8Array): number { return this.addon.txAppendEvent(this.handle, space, type, payload) }
+  commit(): void { this.addon.txCommit(this.handle) }
+  rollback(): void { this.addon.txRollback(this.handle) }
+}
