@@ -1,7 +1,7 @@
 /**
- * The one byte-level contract both bindings satisfy (the N-API addon and the WebAssembly module export a
- * `Database` class with these methods under the same names). The public API in `strata.ts` is written once against
- * it. Values cross as MessagePack bytes; structured results come back as one MessagePack array each (see
+ * The one byte-level contract both bindings satisfy (the WebAssembly module exports a `Database` class with these
+ * methods under the same names; the N-API addon exports them as functions on a handle, which
+ * `loader/native-binding.ts` puts back on a class). The public API in `strata.ts` is written once against it. Values cross as MessagePack bytes; structured results come back as one MessagePack array each (see
  * `crates/strata-core/src/wire.rs`).
  */
 

@@ -1,6 +1,6 @@
 //! Database handles: a plain struct JavaScript holds as an `External`, and one free function per call taking it
-//! first; their calls carry a `db` prefix (`dbGet`), as transaction calls carry `tx`. A class method would cost a
-//! global borrow registration per call; see the crate doc.
+//! first (the crate doc says why not a class). The calls carry a `db` prefix (`dbGet`), as transaction calls carry
+//! `tx`: a bare `delete` cannot be a declared function, and one scheme keeps each JavaScript name to one meaning.
 
 use std::sync::Arc;
 

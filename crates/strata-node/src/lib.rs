@@ -2,9 +2,10 @@
 //! No engine logic lives here; see `strata_core` for what each call means.
 //!
 //! Handles are plain structs given to JavaScript as `External`s, and every call is a free function taking its
-//! handle first. napi-rs registers each call on a class instance as a borrow of `this` in a process-wide
-//! mutex-guarded map (locked twice per call), which serialised calls from all worker threads; an `External`
-//! argument costs one lookup instead. `ts/loader/native-binding.ts` puts the methods back on for `Binding`.
+//! handle first. napi-rs registers each call on a class instance as a borrow of `this` in a process-wide,
+//! mutex-guarded map (locked on entry and again on exit), which serialised calls from all worker threads; an
+//! `External` argument costs one lookup in napi's registry of live externals instead (still one global lock per
+//! call, held briefly). `ts/loader/native-binding.ts` gives the calls back their `Binding` methods.
 
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
