@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::branch::{Branch, BranchId};
 use crate::bytes::Bytes;
@@ -18,7 +18,6 @@ use crate::version::{Head, Version};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Write {
     pub key: StoreKey,
-    #[serde(with = "opt_bytes")]
     pub value: Option<Bytes>,
     pub origin: Option<u64>,
 }
@@ -185,18 +184,18 @@ impl Inner {
         for w in writes {
             b.spaces.insert(keyspace::decode(&w.key).space);
             let origin = w.origin.unwrap_or(ts);
-            let on = |prev: Option<Arc<Version>>| {
+            let new_head = |prev: Option<Arc<Version>>| {
                 let version = prev.as_ref().map_or(1, |p| p.version + 1);
                 Head(Arc::new(Version { version, timestamp: ts, origin, value: w.value, prev }))
             };
             // One walk down the map for a key that exists, the common case of overwrites and CAS.
             let version = match b.entries.get_mut(&w.key) {
                 Some(head) => {
-                    *head = on(Some(head.0.clone()));
+                    *head = new_head(Some(head.0.clone()));
                     head.version
                 }
                 None => {
-                    let head = on(None);
+                    let head = new_head(None);
                     let version = head.version;
                     b.entries.insert(w.key, head);
                     version
@@ -206,18 +205,5 @@ impl Inner {
         }
         b.record_write(ts);
         versions
-    }
-}
-
-/// `Arc<[u8]>` as MessagePack bin, not as an array of numbers.
-pub(crate) mod opt_bytes {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(b: &Option<Bytes>, s: S) -> std::result::Result<S::Ok, S::Error> {
-        b.as_deref().map(serde_bytes::Bytes::new).serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Bytes>, D::Error> {
-        Ok(Option::<serde_bytes::ByteBuf>::deserialize(d)?.map(|b| Bytes::from(b.into_vec())))
     }
 }

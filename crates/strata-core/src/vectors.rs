@@ -174,21 +174,22 @@ impl Filter {
     }
 }
 
-/// A hit in the heap, ordered so that the worst kept hit is at the top.
-struct Ranked(f32, Metric, Arc<Version>, StoreKey);
+/// A hit in the heap, ordered so that the worst kept hit is at the top. It borrows its version and key from the
+/// branch map: a scan of a large collection bumps no reference counts.
+struct Ranked<'a>(f32, Metric, &'a Arc<Version>, &'a StoreKey);
 
-impl PartialEq for Ranked {
+impl PartialEq for Ranked<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for Ranked {}
-impl PartialOrd for Ranked {
+impl Eq for Ranked<'_> {}
+impl PartialOrd for Ranked<'_> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Ranked {
+impl Ord for Ranked<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         let by_score = if self.1.better(self.0, other.0) {
             Ordering::Less
@@ -197,7 +198,7 @@ impl Ord for Ranked {
         } else {
             Ordering::Equal
         };
-        by_score.then_with(|| self.3.cmp(&other.3))
+        by_score.then_with(|| self.3.cmp(other.3))
     }
 }
 
@@ -403,7 +404,7 @@ fn rank<'a>(
     let mut best: BinaryHeap<Ranked> = BinaryHeap::new();
     for (key, v) in candidates {
         let (vector, _) = split(v.value.as_deref().unwrap_or_default());
-        best.push(Ranked(metric.score(query, query_norm, vector), metric, v.clone(), key.clone()));
+        best.push(Ranked(metric.score(query, query_norm, vector), metric, v, key));
         if best.len() > k {
             best.pop();
         }
@@ -411,7 +412,7 @@ fn rank<'a>(
     best.into_sorted_vec()
         .into_iter()
         .map(|Ranked(score, _, v, key)| Hit {
-            key: keyspace::decode(&key).key.split_once('\0').map(|(_, k)| k.to_string()).unwrap_or_default(),
+            key: keyspace::decode(key).key.split_once('\0').map(|(_, k)| k.to_string()).unwrap_or_default(),
             score,
             metadata: Bytes::from(split(v.value.as_deref().unwrap_or_default()).1),
         })
