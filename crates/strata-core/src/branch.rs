@@ -1,16 +1,21 @@
-//! Branches: a name, a persistent ordered map of version chains, and where it was forked from.
+//! Branches: a name, the map of its keys split into independently locked shards, and where it was forked from.
 //!
-//! Forking clones the map, which for `imbl::OrdMap` is one reference-count increment: O(1) in the amount of data.
-//! The two branches then share every version chain until one of them writes.
+//! Forking clones every shard's map, which for `imbl::OrdMap` is one reference-count increment each: O(1) in the
+//! amount of data. The two branches then share every version chain until one of them writes.
+//!
+//! Each shard has its own lock so that commits to different keys proceed in parallel (`Database::commit`); a view
+//! of the whole branch (`Branch::entries`) holds every shard's lock at once while it clones them, so it never sees
+//! half of a commit that spans shards.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::keyspace::{SpaceId, StoreKey, DEFAULT_SPACE};
-use crate::version::Head;
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-/// Every key of a branch, in all namespaces and spaces, to the head of its version chain.
-pub type Entries = imbl::OrdMap<StoreKey, Head>;
+use crate::entries::{shard_of, Entries, Map, SHARDS};
+use crate::keyspace::{self, SpaceId, DEFAULT_SPACE};
+use crate::ops::Write;
+use crate::version::{Head, Version};
 
 /// Branch ids are never reused, so a handle on a deleted branch can tell it is gone even if the name comes back.
 pub type BranchId = u64;
@@ -23,48 +28,188 @@ pub struct Fork {
     pub at: u64,
 }
 
+/// One shard of a branch: its part of the map, and what the branch reports about the writes that landed here.
+#[derive(Clone, Default)]
+pub struct Shard {
+    pub map: Map,
+    /// Spaces written to in this shard since the branch began.
+    pub spaces: BTreeSet<SpaceId>,
+    /// Oldest and latest version timestamps written to this shard, for `timeRange`.
+    pub oldest: Option<u64>,
+    pub latest: Option<u64>,
+}
+
+impl Shard {
+    /// Puts a write's new version at the head of its key's chain; returns the key's new version number.
+    pub fn apply(&mut self, w: Write, ts: u64) -> u64 {
+        let space = keyspace::decode(&w.key).space;
+        if !self.spaces.contains(&space) {
+            self.spaces.insert(space);
+        }
+        self.oldest.get_or_insert(ts);
+        self.latest = Some(ts);
+        let origin = w.origin.unwrap_or(ts);
+        let new_head = |prev: Option<Arc<Version>>| {
+            let version = prev.as_ref().map_or(1, |p| p.version + 1);
+            Head(Arc::new(Version { version, timestamp: ts, origin, value: w.value, prev }))
+        };
+        // One walk down the map for a key that exists, the common case of overwrites and CAS.
+        match self.map.get_mut(&w.key) {
+            Some(head) => {
+                *head = new_head(Some(head.0.clone()));
+                head.version
+            }
+            None => {
+                let head = new_head(None);
+                let version = head.version;
+                self.map.insert(w.key, head);
+                version
+            }
+        }
+    }
+}
+
+/// A branch as a value, every shard taken at one moment: what snapshots store and restore.
 #[derive(Clone)]
-pub struct Branch {
+pub struct BranchState {
     pub name: String,
     pub created_at: u64,
     pub fork: Option<Arc<Fork>>,
     pub entries: Entries,
     /// Spaces written to since the branch began (the default space always counts).
     pub spaces: BTreeSet<SpaceId>,
-    /// Oldest and latest version timestamps in this branch, for `timeRange`.
     pub oldest: Option<u64>,
     pub latest: Option<u64>,
 }
 
+pub struct Branch {
+    pub name: String,
+    pub created_at: u64,
+    pub fork: Option<Arc<Fork>>,
+    shards: Box<[RwLock<Shard>; SHARDS]>,
+}
+
 impl Branch {
+    fn with_shards(name: String, created_at: u64, fork: Option<Arc<Fork>>, shards: [Shard; SHARDS]) -> Branch {
+        Branch { name, created_at, fork, shards: Box::new(shards.map(RwLock::new)) }
+    }
+
     pub fn empty(name: String, created_at: u64) -> Branch {
-        Branch {
-            name,
-            created_at,
-            fork: None,
-            entries: Entries::new(),
-            spaces: BTreeSet::from([DEFAULT_SPACE]),
-            oldest: None,
-            latest: None,
-        }
+        Branch::with_shards(name, created_at, None, Default::default())
+    }
+
+    /// Every shard read-locked at once, in shard order (the order every multi-shard lock takes).
+    fn read_all(&self) -> [RwLockReadGuard<'_, Shard>; SHARDS] {
+        std::array::from_fn(|i| self.shards[i].read())
     }
 
     /// A new branch that holds exactly what `self` (whose id is `parent`) holds now, sharing all of it.
     pub fn fork(&self, parent: BranchId, name: String, at: u64) -> Branch {
-        Branch {
-            name,
-            created_at: at,
-            fork: Some(Arc::new(Fork { parent, parent_name: self.name.clone(), at })),
-            entries: self.entries.clone(),
-            spaces: self.spaces.clone(),
-            oldest: self.oldest,
-            latest: self.latest,
+        let fork = Arc::new(Fork { parent, parent_name: self.name.clone(), at });
+        let shards = self.read_all().map(|s| s.clone());
+        Branch::with_shards(name, at, Some(fork), shards)
+    }
+
+    /// The whole map as one consistent value.
+    pub fn entries(&self) -> Entries {
+        Entries::from_shards(self.read_all().map(|s| s.map.clone()))
+    }
+
+    /// Replaces the whole map (a compaction), keeping what the shards report.
+    pub fn set_entries(&mut self, entries: Entries) {
+        for (shard, map) in self.shards.iter_mut().zip(entries.into_shards()) {
+            shard.get_mut().map = map;
         }
     }
 
-    pub fn record_write(&mut self, ts: u64) {
-        self.oldest.get_or_insert(ts);
-        self.latest = Some(ts);
+    /// The shard holding `key`, read-locked.
+    pub fn shard(&self, key: &[u8]) -> RwLockReadGuard<'_, Shard> {
+        self.shards[shard_of(key)].read()
+    }
+
+    /// The head of `key`'s chain, if it has one.
+    pub fn head(&self, key: &[u8]) -> Option<Arc<Version>> {
+        self.shard(key).map.get(key).map(|h| h.0.clone())
+    }
+
+    /// The shard holding `key`, without locking: `&mut self` already excludes everyone else.
+    pub fn shard_mut(&mut self, key: &[u8]) -> &mut Shard {
+        self.shards[shard_of(key)].get_mut()
+    }
+
+    /// The shards in `set` (a bit per shard) write-locked, in shard order.
+    pub fn lock(&self, set: u32) -> Locked<'_> {
+        Locked { guards: std::array::from_fn(|i| (set & (1 << i) != 0).then(|| self.shards[i].write())) }
+    }
+
+    pub fn spaces(&self) -> BTreeSet<SpaceId> {
+        let mut spaces = BTreeSet::from([DEFAULT_SPACE]);
+        for s in self.shards.iter() {
+            spaces.extend(s.read().spaces.iter().copied());
+        }
+        spaces
+    }
+
+    pub fn remove_space(&mut self, space: SpaceId) {
+        for s in self.shards.iter_mut() {
+            s.get_mut().spaces.remove(&space);
+        }
+    }
+
+    /// Oldest and latest version timestamps in this branch.
+    pub fn time_range(&self) -> (Option<u64>, Option<u64>) {
+        let shards = self.read_all();
+        (shards.iter().filter_map(|s| s.oldest).min(), shards.iter().filter_map(|s| s.latest).max())
+    }
+
+    pub fn state(&self) -> BranchState {
+        let (oldest, latest) = self.time_range();
+        BranchState {
+            name: self.name.clone(),
+            created_at: self.created_at,
+            fork: self.fork.clone(),
+            entries: self.entries(),
+            spaces: self.spaces(),
+            oldest,
+            latest,
+        }
+    }
+
+    /// A branch restored from a snapshot. What the shards report is kept by the first one; the branch reports the
+    /// union of its shards, so the answers are the same.
+    pub fn restore(state: BranchState) -> Branch {
+        let mut shards: [Shard; SHARDS] = state.entries.into_shards().map(|map| Shard { map, ..Default::default() });
+        shards[0].spaces = state.spaces;
+        shards[0].oldest = state.oldest;
+        shards[0].latest = state.latest;
+        Branch::with_shards(state.name, state.created_at, state.fork, shards)
+    }
+}
+
+/// Some shards of a branch, write-locked for one commit.
+pub struct Locked<'a> {
+    guards: [Option<RwLockWriteGuard<'a, Shard>>; SHARDS],
+}
+
+/// The bit of `key`'s shard, to build the set `Branch::lock` takes.
+pub fn shard_bit(key: &[u8]) -> u32 {
+    1 << shard_of(key)
+}
+
+impl Locked<'_> {
+    /// The locked shard holding `key`. Only keys in the locked set may be asked for.
+    pub fn shard(&self, key: &[u8]) -> &Shard {
+        self.guards[shard_of(key)].as_deref().expect("a commit touches only the shards it locked")
+    }
+
+    pub fn apply(&mut self, writes: Vec<Write>, ts: u64) -> Vec<u64> {
+        writes
+            .into_iter()
+            .map(|w| {
+                let shard = self.guards[shard_of(&w.key)].as_deref_mut();
+                shard.expect("a commit touches only the shards it locked").apply(w, ts)
+            })
+            .collect()
     }
 }
 

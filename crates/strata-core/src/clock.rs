@@ -2,44 +2,55 @@
 //!
 //! The host supplies wall-clock time (`std::time` natively, `Date.now()` in WebAssembly, where `std::time` panics);
 //! the clock only guarantees order: a stalled or backwards wall clock still yields a later timestamp than the last.
+//! It is one atomic word, so commits on different threads take timestamps without a lock.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Reads the host's wall clock in microseconds since the epoch.
 pub type WallClock = fn() -> u64;
 
 pub struct Clock {
     wall: WallClock,
-    last: u64,
+    last: AtomicU64,
 }
 
 impl Clock {
     pub fn new(wall: WallClock) -> Self {
-        Clock { wall, last: 0 }
+        Clock { wall, last: AtomicU64::new(0) }
     }
 
     /// The next timestamp: the wall clock, or one past the previous timestamp when the wall clock has not moved on.
-    pub fn tick(&mut self) -> u64 {
-        self.last = (self.wall)().max(self.last + 1);
-        self.last
+    pub fn tick(&self) -> u64 {
+        let wall = (self.wall)();
+        let mut last = self.last.load(Ordering::Acquire);
+        loop {
+            let next = wall.max(last + 1);
+            match self.last.compare_exchange_weak(last, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return next,
+                Err(now) => last = now,
+            }
+        }
     }
 
     /// Never hands out a timestamp at or before `ts` (recovery replays timestamps it did not hand out).
-    pub fn observe(&mut self, ts: u64) {
-        self.last = self.last.max(ts);
+    pub fn observe(&self, ts: u64) {
+        self.last.fetch_max(ts, Ordering::AcqRel);
     }
 
-    /// Takes back the timestamps handed out since `last()` returned `to`, for a change that was refused.
+    /// Takes back the timestamps handed out since `last()` returned `to`, for a change that was refused. Only
+    /// sound while no other commit can tick: under the database's exclusive lock.
     pub fn rewind(&mut self, to: u64) {
-        self.last = to;
+        *self.last.get_mut() = to;
     }
 
     /// The current time, without handing out a timestamp.
     pub fn now(&self) -> u64 {
-        (self.wall)().max(self.last)
+        (self.wall)().max(self.last())
     }
 
     /// The last timestamp handed out or observed.
     pub fn last(&self) -> u64 {
-        self.last
+        self.last.load(Ordering::Acquire)
     }
 }
 
@@ -58,7 +69,7 @@ mod tests {
         fn stuck() -> u64 {
             1_000
         }
-        let mut c = Clock::new(stuck);
+        let c = Clock::new(stuck);
         let a = c.tick();
         let b = c.tick();
         assert!(b > a);

@@ -1,14 +1,21 @@
-//! The database: every branch of one store behind one lock, and the operations on them.
+//! The database: every branch of one store, and the operations on them.
+//!
+//! Two levels of locking. The database lock guards the set of branches, their names, the spaces and merge records:
+//! creating, forking, deleting and merging branches take it exclusively (`run`). Commits of a few keys to one branch
+//! take it shared, and then write-lock only the shards of the branch those keys live in (`commit`), so writers to
+//! keys in different shards do not wait for each other. Timestamps come from an atomic clock; each shard applies
+//! and logs its commits in timestamp order because a commit ticks while it holds its shards' locks.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
-use parking_lot::RwLock;
+use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 
-use crate::branch::{Branch, BranchId, BranchInfo, Entries};
+use crate::branch::{shard_bit, Branch, BranchId, BranchInfo, Locked};
 use crate::bytes::Bytes;
 use crate::clock::{Clock, WallClock};
+use crate::entries::Entries;
 use crate::error::{fail, Error, ErrorCode, Result};
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey, DEFAULT_SPACE};
 use crate::names::{check_key, check_name};
@@ -24,7 +31,8 @@ use crate::version::{Head, Version};
 pub const DEFAULT_BRANCH: &str = "default";
 
 pub struct Database {
-    inner: RwLock<Inner>,
+    /// Sharded per thread, so that threads taking it shared (every commit) do not write to one lock word.
+    inner: ShardedLock<Inner>,
     /// The directory of an on-disk database; `None` in memory.
     persist: Option<Persist>,
     pub(crate) vector_indexes: Indexes,
@@ -46,7 +54,7 @@ pub(crate) struct Inner {
 
 impl Inner {
     fn empty(wall: WallClock) -> Inner {
-        let mut clock = Clock::new(wall);
+        let clock = Clock::new(wall);
         let created = clock.tick();
         Inner {
             clock,
@@ -61,12 +69,12 @@ impl Inner {
     }
 
     fn restore(s: snapshot::State, wall: WallClock) -> Inner {
-        let mut clock = Clock::new(wall);
+        let clock = Clock::new(wall);
         clock.observe(s.clock);
         Inner {
             clock,
             by_name: s.branches.iter().map(|(id, b)| (b.name.clone(), *id)).collect(),
-            branches: s.branches.into_iter().collect(),
+            branches: s.branches.into_iter().map(|(id, b)| (id, Branch::restore(b))).collect(),
             deleted: s.deleted.into_iter().collect(),
             next_branch: s.next_branch,
             space_ids: s.spaces.iter().enumerate().map(|(i, n)| (n.clone(), i as SpaceId)).collect(),
@@ -82,7 +90,7 @@ impl Inner {
             clock: self.clock.last(),
             next_branch: self.next_branch,
             spaces: self.spaces.clone(),
-            branches: self.branches.iter().map(|(id, b)| (*id, b.clone())).collect(),
+            branches: self.branches.iter().map(|(id, b)| (*id, b.state())).collect(),
             deleted: self.deleted.iter().map(|(id, n)| (*id, n.clone())).collect(),
             merge_bases: self.merge_bases.iter().map(|(k, v)| (*k, v.clone())).collect(),
         }
@@ -104,12 +112,12 @@ impl Inner {
         }
     }
 
-    pub fn head(&self, branch: BranchId, key: &[u8]) -> Result<Option<&Arc<Version>>> {
-        Ok(self.branch(branch)?.entries.get(key).map(|h| &h.0))
+    pub fn head(&self, branch: BranchId, key: &[u8]) -> Result<Option<Arc<Version>>> {
+        Ok(self.branch(branch)?.head(key))
     }
 
     /// A commit of `writes` to `branch` at the next timestamp (nothing for no writes).
-    pub fn commit_op(&mut self, branch: BranchId, writes: Vec<Write>) -> Vec<Op> {
+    pub fn commit_op(&self, branch: BranchId, writes: Vec<Write>) -> Vec<Op> {
         if writes.is_empty() {
             return Vec::new();
         }
@@ -120,7 +128,7 @@ impl Inner {
 impl Database {
     /// An empty in-memory database with the `default` branch.
     pub fn new(wall: WallClock) -> Database {
-        Database { inner: RwLock::new(Inner::empty(wall)), persist: None, vector_indexes: Indexes::default() }
+        Database { inner: ShardedLock::new(Inner::empty(wall)), persist: None, vector_indexes: Indexes::default() }
     }
 
     /// Opens the database stored in `storage` (a new, empty directory becomes an empty database): takes the
@@ -148,20 +156,24 @@ impl Database {
             persist.initialize(&inner.capture(persist.generation()))?;
         }
         persist.ensure_log()?;
-        Ok(Database { inner: RwLock::new(inner), persist: Some(persist), vector_indexes: Indexes::default() })
+        Ok(Database { inner: ShardedLock::new(inner), persist: Some(persist), vector_indexes: Indexes::default() })
     }
 
-    pub(crate) fn read(&self) -> parking_lot::RwLockReadGuard<'_, Inner> {
-        self.inner.read()
+    // A panic under the lock is caught at the binding and never leaves a change half-applied (changes are checked
+    // before they are applied), so a poisoned lock is used as is.
+    pub(crate) fn read(&self) -> ShardedLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> ShardedLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs a change: `build` looks at the state under the write lock and returns the ops to apply (and a result
     /// for the caller). The ops are checked, logged, applied, and the lock released before waiting for durability.
     pub(crate) fn run<R>(&self, build: impl FnOnce(&mut Inner) -> Result<(Vec<Op>, R)>) -> Result<(Vec<u64>, R)> {
-        if self.persist.as_ref().is_some_and(|p| p.options().read_only) {
-            return fail!(ReadOnly, "this database was opened with readOnly: true; open it without to write");
-        }
-        let mut inner = self.inner.write();
+        self.writable()?;
+        let mut inner = self.write();
         let clock = inner.clock.last();
         // A refused change must not use up timestamps: undo the ticks of `build` on every early return.
         let refuse = |inner: &mut Inner, e: Error| {
@@ -193,13 +205,59 @@ impl Database {
             }
         }
         drop(inner);
+        self.settle(record)?;
+        Ok((versions, result))
+    }
+
+    /// Commits writes to keys of one branch whose shards are known up front (`shards`, a bit per shard; see
+    /// `shard_bit`), holding the database lock shared and only those shards exclusively. `build` reads the locked
+    /// shards and returns the writes (none: nothing happens) and a result for the caller.
+    pub(crate) fn commit<R>(
+        &self,
+        branch: BranchId,
+        shards: u32,
+        build: impl FnOnce(&Locked<'_>) -> Result<(Vec<Write>, R)>,
+    ) -> Result<(Vec<u64>, R)> {
+        self.writable()?;
+        let inner = self.read();
+        let mut locked = inner.branch(branch)?.lock(shards);
+        let (writes, result) = build(&locked)?;
+        if writes.is_empty() {
+            return Ok((Vec::new(), result));
+        }
+        // The callers build their keys from checked names; only the space ids came from the host unchecked.
+        writes.iter().try_for_each(|w| inner.check_space(&w.key))?;
+        let at = inner.clock.tick();
+        let op = Op::Commit { branch, at, writes };
+        let record = match &self.persist {
+            Some(p) => Some(p.append(std::slice::from_ref(&op))?),
+            None => None,
+        };
+        let Op::Commit { writes, .. } = op else { unreachable!("built as a commit above") };
+        let versions = locked.apply(writes, at);
+        drop(locked);
+        drop(inner);
+        self.settle(record)?;
+        Ok((versions, result))
+    }
+
+    fn writable(&self) -> Result<()> {
+        if self.persist.as_ref().is_some_and(|p| p.options().read_only) {
+            return fail!(ReadOnly, "this database was opened with readOnly: true; open it without to write");
+        }
+        Ok(())
+    }
+
+    /// After a change is applied and its locks let go: waits until its log record is as durable as the database
+    /// promises, and checkpoints when the log has grown enough.
+    fn settle(&self, record: Option<u64>) -> Result<()> {
         if let (Some(p), Some(n)) = (&self.persist, record) {
             p.wait(n)?;
             if p.wants_checkpoint() {
                 self.checkpoint()?;
             }
         }
-        Ok((versions, result))
+        Ok(())
     }
 
     /// Writes a snapshot and drops the log it covers. Writers wait only while the log moves to a new file.
@@ -212,7 +270,7 @@ impl Database {
             self.compact(rule)?;
         }
         let state = {
-            let inner = self.inner.write();
+            let inner = self.write();
             let next = p.rotate()?;
             inner.capture(next)
         };
@@ -338,9 +396,7 @@ impl Database {
 
     /// `(oldest, latest)` version timestamps of a branch.
     pub fn time_range(&self, branch: BranchId) -> Result<(Option<u64>, Option<u64>)> {
-        let inner = self.read();
-        let b = inner.branch(branch)?;
-        Ok((b.oldest, b.latest))
+        Ok(self.read().branch(branch)?.time_range())
     }
 
     // ---- spaces ---------------------------------------------------------------------------------------------
@@ -364,7 +420,7 @@ impl Database {
     pub fn list_spaces(&self, branch: BranchId) -> Result<Vec<String>> {
         let inner = self.read();
         let b = inner.branch(branch)?;
-        let mut names: Vec<String> = b.spaces.iter().map(|s| inner.spaces[*s as usize].clone()).collect();
+        let mut names: Vec<String> = b.spaces().iter().map(|s| inner.spaces[*s as usize].clone()).collect();
         names.sort();
         Ok(names)
     }
@@ -377,12 +433,13 @@ impl Database {
         check_name("space", name)?;
         let (_, existed) = self.run(|inner| {
             let b = inner.branch(branch)?;
-            let Some(&space) = inner.space_ids.get(name).filter(|s| b.spaces.contains(s)) else {
+            let Some(&space) = inner.space_ids.get(name).filter(|s| b.spaces().contains(s)) else {
                 return Ok((Vec::new(), false));
             };
+            let entries = b.entries();
             let live: Vec<StoreKey> = Namespace::ALL
                 .into_iter()
-                .flat_map(|ns| scan(&b.entries, ns, space, "", None))
+                .flat_map(|ns| scan(&entries, ns, space, "", None))
                 .filter(|(_, h)| h.is_live())
                 .map(|(k, _)| k.clone())
                 .collect();
@@ -422,7 +479,8 @@ impl Database {
         check_key(key)?;
         let k = keyspace::store_key(ns, space, key);
         let inner = self.read();
-        Ok(inner.head(branch, &k)?.and_then(|h| h.live_at(as_of)).map(|v| f(v)))
+        let shard = inner.branch(branch)?.shard(&k);
+        Ok(shard.map.get(&k).and_then(|h| h.live_at(as_of)).map(|v| f(v)))
     }
 
     /// Live keys in UTF-8 byte order, from after `after`, starting with `prefix`, at most `limit`.
@@ -436,9 +494,8 @@ impl Database {
         limit: Option<usize>,
         as_of: Option<u64>,
     ) -> Result<Vec<String>> {
-        let inner = self.read();
-        let b = inner.branch(branch)?;
-        Ok(scan(&b.entries, ns, space, prefix, after)
+        let entries = self.read().branch(branch)?.entries();
+        Ok(scan(&entries, ns, space, prefix, after)
             .filter(|(_, h)| h.live_at(as_of).is_some())
             .map(|(k, _)| keyspace::decode(k).key.to_string())
             .take(limit.unwrap_or(usize::MAX))
@@ -456,8 +513,7 @@ impl Database {
     ) -> Result<Vec<Arc<Version>>> {
         check_key(key)?;
         let k = keyspace::store_key(ns, space, key);
-        let inner = self.read();
-        Ok(match inner.head(branch, &k)? {
+        Ok(match self.read().head(branch, &k)? {
             Some(h) => h.iter().take(limit.unwrap_or(usize::MAX)).cloned().collect(),
             None => Vec::new(),
         })
@@ -470,7 +526,7 @@ impl Database {
         check_key(key)?;
         value::validate(value)?;
         let write = Write::new(keyspace::store_key(ns, space, key), Some(Bytes::from(value)));
-        let (versions, _) = self.run(|inner| Ok((inner.commit_op(branch, vec![write]), ())))?;
+        let (versions, _) = self.commit(branch, shard_bit(&write.key), |_| Ok((vec![write], ())))?;
         Ok(versions[0])
     }
 
@@ -478,11 +534,11 @@ impl Database {
     pub fn delete(&self, ns: Namespace, branch: BranchId, space: SpaceId, key: &str) -> Result<bool> {
         check_key(key)?;
         let k = keyspace::store_key(ns, space, key);
-        let (_, live) = self.run(|inner| {
-            if !inner.head(branch, &k)?.is_some_and(|h| h.is_live()) {
+        let (_, live) = self.commit(branch, shard_bit(&k), |locked| {
+            if !locked.shard(&k).map.get(&k).is_some_and(|h| h.is_live()) {
                 return Ok((Vec::new(), false));
             }
-            Ok((inner.commit_op(branch, vec![Write::new(k.clone(), None)]), true))
+            Ok((vec![Write::new(k.clone(), None)], true))
         })?;
         Ok(live)
     }
@@ -504,12 +560,12 @@ impl Database {
         }
         value::validate(value)?;
         let k = keyspace::store_key(ns, space, key);
-        let (versions, _) = self.run(|inner| {
-            let current = inner.head(branch, &k)?.filter(|h| h.is_live()).map(|h| h.version);
+        let (versions, _) = self.commit(branch, shard_bit(&k), |locked| {
+            let current = locked.shard(&k).map.get(&k).filter(|h| h.is_live()).map(|h| h.version);
             if current != expected {
                 return Ok((Vec::new(), ()));
             }
-            Ok((inner.commit_op(branch, vec![Write::new(k.clone(), Some(Bytes::from(value)))]), ()))
+            Ok((vec![Write::new(k.clone(), Some(Bytes::from(value)))], ()))
         })?;
         Ok(versions.first().copied())
     }
@@ -529,6 +585,6 @@ pub(crate) fn scan<'a>(
         _ => Bound::Included(from),
     };
     entries
-        .range::<_, StoreKey>((start, Bound::Unbounded))
+        .range((start, Bound::Unbounded))
         .take_while(move |(k, _)| keyspace::user_key(k, ns, space).is_some_and(|u| u.starts_with(prefix)))
 }

@@ -15,9 +15,10 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::branch::{BranchId, Entries};
+use crate::branch::{shard_bit, BranchId};
 use crate::bytes::Bytes;
 use crate::db::Database;
+use crate::entries::{Entries, Map};
 use crate::error::Result;
 use crate::keyspace::{self, SpaceId, StoreKey};
 use crate::names::check_key;
@@ -63,14 +64,19 @@ pub fn bounds(space: SpaceId) -> (Bound<StoreKey>, Bound<StoreKey>) {
     (Bound::Included(keyspace::event_key(space, 0)), Bound::Included(keyspace::event_key(space, u64::MAX)))
 }
 
-/// The events of a space in sequence order.
-pub fn scan(entries: &Entries, space: SpaceId) -> impl DoubleEndedIterator<Item = (u64, &Head)> {
-    entries.range::<_, StoreKey>(bounds(space)).filter_map(|(k, h)| keyspace::event_seq(k).map(|s| (s, h)))
+/// The shard of a branch map that holds the events of `space` (all of them: see `entries`).
+pub fn log(entries: &Entries, space: SpaceId) -> &Map {
+    entries.shard(&keyspace::event_key(space, 0))
+}
+
+/// The events of a space in sequence order, from the shard `log` holds them in.
+pub fn scan(log: &Map, space: SpaceId) -> impl DoubleEndedIterator<Item = (u64, &Head)> {
+    log.range::<_, StoreKey>(bounds(space)).filter_map(|(k, h)| keyspace::event_seq(k).map(|s| (s, h)))
 }
 
 /// The next sequence number of a space and the hash the next event chains to.
-pub fn tail(entries: &Entries, space: SpaceId) -> (u64, Hash) {
-    match scan(entries, space).next_back() {
+pub fn tail(log: &Map, space: SpaceId) -> (u64, Hash) {
+    match scan(log, space).next_back() {
         Some((seq, h)) => (seq + 1, hash(seq, h.value.as_deref().unwrap_or_default())),
         None => (0, GENESIS),
     }
@@ -84,6 +90,7 @@ pub fn check_type(kind: &str) -> Result<()> {
 pub fn merge_writes(source: &Entries, target: &Entries, spaces: impl Iterator<Item = SpaceId>) -> Vec<Write> {
     let mut writes = Vec::new();
     for space in spaces {
+        let (source, target) = (log(source, space), log(target, space));
         let seen: HashSet<u64> = scan(target, space).map(|(_, h)| h.origin).collect();
         let (mut seq, mut prev) = tail(target, space);
         for (_, h) in scan(source, space).filter(|(_, h)| !seen.contains(&h.origin)) {
@@ -99,13 +106,20 @@ pub fn merge_writes(source: &Entries, target: &Entries, spaces: impl Iterator<It
 }
 
 impl Database {
+    /// The shard of a branch holding a space's events, cloned (O(1)) so no lock is held while it is read.
+    fn log(&self, branch: BranchId, space: SpaceId) -> Result<Map> {
+        let first = keyspace::event_key(space, 0);
+        Ok(self.read().branch(branch)?.shard(&first).map.clone())
+    }
+
     /// Appends an event; returns its sequence number (0, 1, 2, ... per branch and space).
     pub fn append_event(&self, branch: BranchId, space: SpaceId, kind: &str, payload: &[u8]) -> Result<u64> {
         check_event(kind, payload)?;
-        let (_, seq) = self.run(|inner| {
-            let (seq, prev) = tail(&inner.branch(branch)?.entries, space);
+        let first = keyspace::event_key(space, 0);
+        let (_, seq) = self.commit(branch, shard_bit(&first), |locked| {
+            let (seq, prev) = tail(&locked.shard(&first).map, space);
             let write = Write::new(keyspace::event_key(space, seq), Some(Bytes::from(record(&prev, kind, payload))));
-            Ok((inner.commit_op(branch, vec![write]), seq))
+            Ok((vec![write], seq))
         })?;
         Ok(seq)
     }
@@ -119,9 +133,8 @@ impl Database {
         as_of: Option<u64>,
         f: impl FnOnce(&Version) -> R,
     ) -> Result<Option<R>> {
-        let inner = self.read();
-        let head = inner.head(branch, &keyspace::event_key(space, seq))?;
-        Ok(head.and_then(|h| h.live_at(as_of)).map(|v| f(v)))
+        let head = self.read().head(branch, &keyspace::event_key(space, seq))?;
+        Ok(head.as_ref().and_then(|h| h.live_at(as_of)).map(|v| f(v)))
     }
 
     /// Events after `after` (exclusive), of type `kind` if given, at most `limit`, as of `as_of`, in order.
@@ -134,10 +147,9 @@ impl Database {
         limit: Option<usize>,
         as_of: Option<u64>,
     ) -> Result<Vec<(u64, Arc<Version>)>> {
-        let inner = self.read();
-        let entries = &inner.branch(branch)?.entries;
+        let log = self.log(branch, space)?;
         let from = after.map_or(0, |a| a.saturating_add(1));
-        Ok(scan(entries, space)
+        Ok(scan(&log, space)
             .skip_while(|(s, _)| *s < from)
             .filter_map(|(s, h)| h.live_at(as_of).map(|v| (s, v.clone())))
             .filter(|(_, v)| kind_filter.is_none_or(|k| kind(v.value.as_deref().unwrap_or_default()) == k))
@@ -153,12 +165,11 @@ impl Database {
         kind_filter: Option<&str>,
         as_of: Option<u64>,
     ) -> Result<u64> {
-        let inner = self.read();
-        let entries = &inner.branch(branch)?.entries;
+        let log = self.log(branch, space)?;
         if kind_filter.is_none() && as_of.is_none() {
-            return Ok(tail(entries, space).0);
+            return Ok(tail(&log, space).0);
         }
-        Ok(scan(entries, space)
+        Ok(scan(&log, space)
             .filter_map(|(_, h)| h.live_at(as_of))
             .filter(|v| kind_filter.is_none_or(|k| kind(v.value.as_deref().unwrap_or_default()) == k))
             .count() as u64)
@@ -166,10 +177,9 @@ impl Database {
 
     /// Checks the hash chain and the numbering of a space's events; returns the first event that does not fit.
     pub fn verify_events(&self, branch: BranchId, space: SpaceId) -> Result<Option<u64>> {
-        let inner = self.read();
-        let entries = &inner.branch(branch)?.entries;
+        let log = self.log(branch, space)?;
         let mut prev = GENESIS;
-        for (expected, (seq, h)) in scan(entries, space).enumerate() {
+        for (expected, (seq, h)) in scan(&log, space).enumerate() {
             let rec = h.value.as_deref().unwrap_or_default();
             if seq != expected as u64 || rec.len() < 32 || rec[..32] != prev {
                 return Ok(Some(expected as u64));

@@ -17,12 +17,15 @@
 //! - A **commit** applies a set of writes to one branch at one timestamp, atomically: a single put, a CAS, a merge
 //!   or a transaction are each one commit.
 //!
-//! [`Database`] holds the branches behind one reader-writer lock; reads share it, commits take it briefly.
+//! - A branch's map is split into shards by key ([`entries`]), each behind its own lock, so commits to keys in
+//!   different shards run on different threads at once; changes to the set of branches lock the whole database
+//!   ([`db`]).
 
 mod branch;
 mod bytes;
 mod clock;
 mod db;
+mod entries;
 mod error;
 mod events;
 mod hnsw;

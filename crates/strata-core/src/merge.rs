@@ -12,9 +12,10 @@ use std::sync::Arc;
 
 use imbl::ordmap::DiffItem;
 
-use crate::branch::{BranchId, Entries};
+use crate::branch::BranchId;
 use crate::bytes::Bytes;
 use crate::db::Database;
+use crate::entries::Entries;
 use crate::error::{fail, Result};
 use crate::events;
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
@@ -91,11 +92,11 @@ impl Database {
     /// Live differences from branch `a` to branch `b` across all namespaces and spaces.
     pub fn diff(&self, a: BranchId, b: BranchId) -> Result<Vec<Change>> {
         let inner = self.read();
-        let (ea, eb) = (&inner.branch(a)?.entries, &inner.branch(b)?.entries);
+        let (ea, eb) = (inner.branch(a)?.entries(), inner.branch(b)?.entries());
         // Diffs cover the keyed primitives and event logs; vectors are compared by search, not listed.
         let listed =
             |k: &StoreKey| !matches!(keyspace::namespace_of(k), Some(Namespace::Vectors | Namespace::Collections));
-        Ok(differing(ea, eb)
+        Ok(differing(&ea, &eb)
             .filter(|(k, va, vb)| listed(k) && live(*va) != live(*vb))
             .map(|(k, va, vb)| {
                 let d = keyspace::decode(k);
@@ -122,11 +123,11 @@ impl Database {
         }
         let pair = (source.min(target), source.max(target));
         let (_, report) = self.run(|inner| {
-            let (s, t) = (inner.branch(source)?, inner.branch(target)?);
+            let (s, t) = (inner.branch(source)?.entries(), inner.branch(target)?.entries());
             let last_merge = inner.merge_bases.get(&pair).map(|(from, seen)| (*from == source, seen));
             let mut writes = Vec::new();
             let mut conflicts = Vec::new();
-            for (k, ours_head, theirs_head) in differing(&t.entries, &s.entries) {
+            for (k, ours_head, theirs_head) in differing(&t, &s) {
                 if keyspace::namespace_of(k) == Some(Namespace::Events) {
                     continue; // appended below, not merged key by key
                 }
@@ -157,13 +158,14 @@ impl Database {
                 .map(|d| (d.space, d.key.to_string()))
                 .collect();
             for (space, name) in dropped {
-                for key in vectors::orphans(&t.entries, space, &name) {
+                for key in vectors::orphans(&t, space, &name) {
                     if !writes.iter().any(|w| w.key == key) {
                         writes.push(Write::new(key, None));
                     }
                 }
             }
-            writes.extend(events::merge_writes(&s.entries, &t.entries, s.spaces.iter().copied()));
+            let spaces = inner.branch(source)?.spaces();
+            writes.extend(events::merge_writes(&s, &t, spaces.into_iter()));
             conflicts.sort();
             conflicts.dedup();
             if strategy == Strategy::Strict && !conflicts.is_empty() {

@@ -1,8 +1,6 @@
 //! Every change to a database is an `Op`. Live calls build ops and apply them; an on-disk database also logs
 //! them first, and recovery applies the logged ops again, with the same ids and timestamps, to the same result.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
 use crate::branch::{Branch, BranchId};
@@ -12,7 +10,6 @@ use crate::error::{fail, Result};
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
 use crate::names::{check_key, check_name};
 use crate::retention::{Compactor, Retention};
-use crate::version::{Head, Version};
 
 /// One write of a commit: `None` deletes (writes a tombstone). `origin` is set when a merge copies a version.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,37 +87,49 @@ impl Inner {
             }
             Op::Commit { branch, writes, .. } => {
                 self.branch(*branch)?;
-                for w in writes {
-                    if w.key.len() < keyspace::HEADER || keyspace::namespace_of(&w.key).is_none() {
-                        return fail!(Corrupt, "a write has a malformed key");
-                    }
-                    let d = keyspace::decode(&w.key);
-                    // Hosts pass space ids as numbers; only ids this database handed out may reach a branch.
-                    if d.space as usize >= self.spaces.len() {
-                        return fail!(InvalidValue, "unknown space id {}; get ids from space_id", d.space);
-                    }
-                    match d.ns {
-                        Namespace::Events if keyspace::event_seq(&w.key).is_none() => {
-                            return fail!(Corrupt, "an event has a malformed sequence number");
-                        }
-                        Namespace::Events => {}
-                        Namespace::Vectors => match d.key.split_once('\0') {
-                            Some((collection, key)) => {
-                                check_name("collection", collection)?;
-                                check_key(key)?;
-                            }
-                            None => return fail!(Corrupt, "a vector key names no collection"),
-                        },
-                        Namespace::Collections => check_name("collection", d.key)?,
-                        _ => check_key(d.key)?,
-                    }
-                }
+                self.check_writes(writes)?;
             }
             Op::RecordMerge { source, target } => {
                 self.branch(*source)?;
                 self.branch(*target)?;
             }
             Op::Compact { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Hosts pass space ids as numbers; only ids this database handed out may reach a branch.
+    pub fn check_space(&self, key: &[u8]) -> Result<()> {
+        let space = keyspace::decode(key).space;
+        if space as usize >= self.spaces.len() {
+            return fail!(InvalidValue, "unknown space id {space}; get ids from space_id");
+        }
+        Ok(())
+    }
+
+    /// Checks the keys of a commit's writes: only well-formed keys in spaces this database handed out.
+    pub fn check_writes(&self, writes: &[Write]) -> Result<()> {
+        for w in writes {
+            if w.key.len() < keyspace::HEADER || keyspace::namespace_of(&w.key).is_none() {
+                return fail!(Corrupt, "a write has a malformed key");
+            }
+            self.check_space(&w.key)?;
+            let d = keyspace::decode(&w.key);
+            match d.ns {
+                Namespace::Events if keyspace::event_seq(&w.key).is_none() => {
+                    return fail!(Corrupt, "an event has a malformed sequence number");
+                }
+                Namespace::Events => {}
+                Namespace::Vectors => match d.key.split_once('\0') {
+                    Some((collection, key)) => {
+                        check_name("collection", collection)?;
+                        check_key(key)?;
+                    }
+                    None => return fail!(Corrupt, "a vector key names no collection"),
+                },
+                Namespace::Collections => check_name("collection", d.key)?,
+                _ => check_key(d.key)?,
+            }
         }
         Ok(())
     }
@@ -149,17 +158,18 @@ impl Inner {
             Op::Commit { branch, at, writes } => return self.commit_at(branch, at, writes),
             Op::RemoveSpace { branch, space } => {
                 if let Some(b) = self.branches.get_mut(&branch) {
-                    b.spaces.remove(&space);
+                    b.remove_space(space);
                 }
             }
             Op::RecordMerge { source, target } => {
-                let seen = self.branches[&source].entries.clone();
+                let seen = self.branches[&source].entries();
                 self.merge_bases.insert((source.min(target), source.max(target)), (source, seen));
             }
             Op::Compact { rule } => {
                 let mut c = Compactor::new(rule);
                 for b in self.branches.values_mut() {
-                    b.entries = c.entries(&b.entries);
+                    let compacted = c.entries(&b.entries());
+                    b.set_entries(compacted);
                 }
                 for (_, seen) in self.merge_bases.values_mut() {
                     *seen = c.entries(seen);
@@ -180,30 +190,6 @@ impl Inner {
     fn commit_at(&mut self, branch: BranchId, ts: u64, writes: Vec<Write>) -> Vec<u64> {
         self.clock.observe(ts);
         let Some(b) = self.branches.get_mut(&branch) else { return Vec::new() };
-        let mut versions = Vec::with_capacity(writes.len());
-        for w in writes {
-            b.spaces.insert(keyspace::decode(&w.key).space);
-            let origin = w.origin.unwrap_or(ts);
-            let new_head = |prev: Option<Arc<Version>>| {
-                let version = prev.as_ref().map_or(1, |p| p.version + 1);
-                Head(Arc::new(Version { version, timestamp: ts, origin, value: w.value, prev }))
-            };
-            // One walk down the map for a key that exists, the common case of overwrites and CAS.
-            let version = match b.entries.get_mut(&w.key) {
-                Some(head) => {
-                    *head = new_head(Some(head.0.clone()));
-                    head.version
-                }
-                None => {
-                    let head = new_head(None);
-                    let version = head.version;
-                    b.entries.insert(w.key, head);
-                    version
-                }
-            };
-            versions.push(version);
-        }
-        b.record_write(ts);
-        versions
+        writes.into_iter().map(|w| b.shard_mut(&w.key).apply(w, ts)).collect()
     }
 }

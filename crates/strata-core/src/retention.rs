@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::branch::Entries;
+use crate::entries::Entries;
 use crate::version::{Head, Version};
 
 /// What a compaction keeps.

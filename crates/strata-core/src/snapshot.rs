@@ -11,8 +11,9 @@ use imbl::ordmap::DiffItem;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::branch::{Branch, BranchId, Entries, Fork};
+use crate::branch::{BranchId, BranchState, Fork};
 use crate::bytes::Bytes;
+use crate::entries::Entries;
 use crate::error::{Error, ErrorCode, Result};
 use crate::keyspace::{SpaceId, StoreKey};
 use crate::log::{check_header, HEADER_LEN};
@@ -30,7 +31,7 @@ pub struct State {
     pub clock: u64,
     pub next_branch: BranchId,
     pub spaces: Vec<String>,
-    pub branches: BTreeMap<BranchId, Branch>,
+    pub branches: BTreeMap<BranchId, BranchState>,
     pub deleted: Vec<(BranchId, String)>,
     pub merge_bases: Vec<((BranchId, BranchId), (BranchId, Entries))>,
 }
@@ -215,7 +216,7 @@ pub fn decode(bytes: &[u8]) -> Result<State> {
         versions.push(Arc::new(Version { version: r.version, timestamp: r.timestamp, origin: r.origin, value, prev }));
     }
     let head = |i: u32| versions.get(i as usize).cloned().map(Head).ok_or_else(|| corrupt(format!("no version {i}")));
-    let rebuild = |rec: MapRec, built: &BTreeMap<BranchId, Branch>| -> Result<Entries> {
+    let rebuild = |rec: MapRec, built: &BTreeMap<BranchId, BranchState>| -> Result<Entries> {
         match rec {
             MapRec::Full(items) => {
                 items.into_iter().map(|(k, i)| Ok((StoreKey::from(&k[..]), head(i)?))).collect::<Result<Entries>>()
@@ -238,7 +239,7 @@ pub fn decode(bytes: &[u8]) -> Result<State> {
         let entries = rebuild(r.entries, &branches)?;
         let fork = r.fork.map(|(parent, parent_name, at)| Arc::new(Fork { parent, parent_name, at }));
         let spaces: BTreeSet<SpaceId> = r.spaces.into_iter().collect();
-        let branch = Branch {
+        let branch = BranchState {
             name: r.name,
             created_at: r.created_at,
             fork,

@@ -1,16 +1,17 @@
 //! Transactions: snapshot reads plus own writes, committed atomically with optimistic concurrency control.
 //!
 //! A transaction reads from its branch's map as of `begin` (an O(1) clone), buffers its writes, and remembers the
-//! head version of every key it read or wrote. Commit takes the write lock once, checks that none of those keys
+//! head version of every key it read or wrote. Commit locks the shards of those keys, checks that none of them
 //! changed since the snapshot (else `CONFLICT`, nothing written), and applies all writes as one commit.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Arc, Weak};
 
-use crate::branch::{BranchId, Entries};
+use crate::branch::{shard_bit, BranchId};
 use crate::bytes::Bytes;
 use crate::db::{scan, Database};
+use crate::entries::Entries;
 use crate::error::{fail, Result};
 use crate::events;
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
@@ -46,7 +47,7 @@ enum Seen<'a> {
 impl Database {
     /// Starts a transaction on `branch`, reading the branch as it is now.
     pub fn begin(self: &Arc<Self>, branch: BranchId, read_only: bool) -> Result<Transaction> {
-        let snapshot = self.read().branch(branch)?.entries.clone();
+        let snapshot = self.read().branch(branch)?.entries();
         Ok(Transaction {
             db: Arc::downgrade(self),
             branch,
@@ -211,7 +212,7 @@ impl Transaction {
                 let s = keyspace::event_seq(k).unwrap_or_default();
                 (s + 1, events::hash(s, rec))
             }
-            _ => events::tail(&self.snapshot, space),
+            _ => events::tail(events::log(&self.snapshot, space), space),
         };
         self.buffer(keyspace::event_key(space, seq), Some(&events::record(&prev, kind, payload)))?;
         Ok(seq)
@@ -255,11 +256,11 @@ impl Transaction {
         let Some(db) = self.db.upgrade() else {
             return fail!(Closed, "the database of this transaction was closed before it committed");
         };
-        db.run(|inner| {
-            let entries = &inner.branch(branch)?.entries;
+        let shards = observed.keys().chain(writes.iter().map(|w| &w.key)).fold(0, |set, k| set | shard_bit(k));
+        db.commit(branch, shards, |locked| {
             let changed: Vec<String> = observed
                 .iter()
-                .filter(|(k, v)| entries.get(*k).map_or(0, |h| h.version) != **v)
+                .filter(|(k, v)| locked.shard(k).map.get(*k).map_or(0, |h| h.version) != **v)
                 .map(|(k, _)| keyspace::label(k))
                 .collect();
             if !changed.is_empty() {
@@ -270,7 +271,7 @@ impl Transaction {
                     changed.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
                 );
             }
-            Ok((inner.commit_op(branch, writes), ()))
+            Ok((writes, ()))
         })?;
         Ok(())
     }

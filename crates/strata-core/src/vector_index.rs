@@ -18,7 +18,8 @@ use std::sync::Arc;
 use imbl::ordmap::DiffItem;
 use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 
-use crate::branch::{BranchId, Entries};
+use crate::branch::BranchId;
+use crate::entries::{Entries, Map};
 use crate::hnsw::{Distance, Graph};
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
 use crate::vectors::{split, Metric};
@@ -55,8 +56,8 @@ struct Index {
     keys: Vec<StoreKey>,
     /// The node of every live vector.
     nodes: HashMap<StoreKey, u32>,
-    /// The branch map the index reflects; `None` before the first sync.
-    seen: Option<Entries>,
+    /// The shard of the branch map holding the collection, as the index reflects it; `None` before the first sync.
+    seen: Option<Map>,
 }
 
 /// A vector as the graph compares it: cosine vectors normalised (a zero vector stays zero, scoring 0 like the
@@ -129,18 +130,19 @@ impl Index {
     /// Brings the index up to date with `entries`: everything on the first sync, then what changed since the last.
     fn sync(&mut self, entries: &Entries, space: SpaceId, collection: &str) {
         let (start, end) = bounds(space, collection);
+        let shard = entries.shard(&start);
         match self.seen.take() {
             None => {
-                for (key, head) in entries.range(start..end) {
+                for (key, head) in shard.range(start..end) {
                     if let Some(v) = head.live_at(None) {
                         self.put(key, v);
                     }
                 }
             }
             Some(seen) => {
-                // The diff runs in key order from the start of the map, skipping shared subtrees: stop past the
+                // The diff runs in key order from the start of the shard, skipping shared subtrees: stop past the
                 // collection.
-                for item in seen.diff(entries) {
+                for item in seen.diff(shard) {
                     let (key, head) = match item {
                         DiffItem::Add(k, h) | DiffItem::Update { new: (k, h), .. } => (k, Some(h)),
                         DiffItem::Remove(k, _) => (k, None),
@@ -158,7 +160,7 @@ impl Index {
                 }
             }
         }
-        self.seen = Some(entries.clone());
+        self.seen = Some(shard.clone());
         // Deleted nodes still cost time in every search; once they are the majority, start over.
         if self.graph.deleted_count() * 2 > self.graph.len() {
             *self = Index::new(self.dimension, self.metric);
@@ -208,7 +210,7 @@ impl Indexes {
         }
         let (start, end) = bounds(scope.space, scope.collection);
         let threshold = self.threshold.load(Ordering::Relaxed);
-        if entries.range(start..end).filter(|(_, h)| h.is_live()).take(threshold).count() < threshold {
+        if entries.shard(&start).range(start..end).filter(|(_, h)| h.is_live()).take(threshold).count() < threshold {
             return None;
         }
         let seed = scope.parent.and_then(|p| at(&slots, p)).map(|i| slots[i].index.read().clone());

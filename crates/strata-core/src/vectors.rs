@@ -11,9 +11,10 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use crate::branch::{BranchId, Entries};
+use crate::branch::BranchId;
 use crate::bytes::Bytes;
 use crate::db::{scan, Database};
+use crate::entries::Entries;
 use crate::error::{fail, Result};
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
 use crate::names::{check_key, check_name};
@@ -218,7 +219,7 @@ impl Database {
         }
         let dimension = dimension as u32;
         self.run(|inner| {
-            let entries = &inner.branch(branch)?.entries;
+            let entries = &inner.branch(branch)?.entries();
             if lookup(entries, space, name, None).is_ok() {
                 return fail!(InvalidName, "vector collection {name:?} already exists; deleteCollection it first");
             }
@@ -232,7 +233,7 @@ impl Database {
     pub fn delete_collection(&self, branch: BranchId, space: SpaceId, name: &str) -> Result<bool> {
         check_name("collection", name)?;
         let (_, existed) = self.run(|inner| {
-            let entries = &inner.branch(branch)?.entries;
+            let entries = &inner.branch(branch)?.entries();
             if lookup(entries, space, name, None).is_err() {
                 return Ok((Vec::new(), false));
             }
@@ -250,7 +251,7 @@ impl Database {
 
     pub fn collections(&self, branch: BranchId, space: SpaceId, as_of: Option<u64>) -> Result<Vec<Collection>> {
         let inner = self.read();
-        let entries = &inner.branch(branch)?.entries;
+        let entries = &inner.branch(branch)?.entries();
         let mut out = Vec::new();
         for (k, h) in scan(entries, Namespace::Collections, space, "", None) {
             let Some(def) = h.live_at(as_of) else { continue };
@@ -284,7 +285,7 @@ impl Database {
             return fail!(InvalidValue, "vector component {i} is not a finite number");
         }
         let (versions, _) = self.run(|inner| {
-            let (dimension, _) = lookup(&inner.branch(branch)?.entries, space, collection, None)?;
+            let (dimension, _) = lookup(&inner.branch(branch)?.entries(), space, collection, None)?;
             if vector.len() != dimension as usize {
                 return fail!(
                     InvalidValue,
@@ -311,8 +312,9 @@ impl Database {
         check_name("collection", collection)?;
         check_key(key)?;
         let inner = self.read();
-        lookup(&inner.branch(branch)?.entries, space, collection, as_of)?;
-        Ok(inner.head(branch, &item_key(space, collection, key))?.and_then(|h| h.live_at(as_of)).map(|v| f(v)))
+        lookup(&inner.branch(branch)?.entries(), space, collection, as_of)?;
+        let head = inner.head(branch, &item_key(space, collection, key))?;
+        Ok(head.as_ref().and_then(|h| h.live_at(as_of)).map(|v| f(v)))
     }
 
     pub fn delete_vector(&self, branch: BranchId, space: SpaceId, collection: &str, key: &str) -> Result<bool> {
@@ -320,7 +322,7 @@ impl Database {
         check_key(key)?;
         let k = item_key(space, collection, key);
         let (_, existed) = self.run(|inner| {
-            lookup(&inner.branch(branch)?.entries, space, collection, None)?;
+            lookup(&inner.branch(branch)?.entries(), space, collection, None)?;
             if !inner.head(branch, &k)?.is_some_and(|h| h.is_live()) {
                 return Ok((Vec::new(), false));
             }
@@ -350,7 +352,7 @@ impl Database {
         let (entries, parent) = {
             let inner = self.read();
             let b = inner.branch(branch)?;
-            (b.entries.clone(), b.fork.as_ref().map(|f| f.parent))
+            (b.entries(), b.fork.as_ref().map(|f| f.parent))
         };
         let (dimension, metric) = lookup(&entries, space, collection, as_of)?;
         if query.len() != dimension as usize {

@@ -1,0 +1,141 @@
+//! The map of a branch: every key, in all namespaces and spaces, to the head of its version chain.
+//!
+//! It is split into `SHARDS` persistent ordered maps by a hash of the key, so that commits to keys in different
+//! shards can run on different threads at once (see `branch`). Keys that are read together as a range live in one
+//! shard: all events of a space (appending reads the log's tail), all vectors of a collection (an index syncs from
+//! one range). Everything else is spread by its whole key.
+//!
+//! `Entries` is the value form: one clone of each shard, taken at one moment. Cloning it is `SHARDS` reference-count
+//! increments, O(1) in the amount of data; ordered reads over several shards merge them by key.
+
+use std::ops::RangeBounds;
+
+use imbl::ordmap::DiffItem;
+use itertools::Itertools;
+
+use crate::keyspace::{self, Namespace, StoreKey};
+use crate::version::Head;
+
+/// One shard's map.
+pub type Map = imbl::OrdMap<StoreKey, Head>;
+
+/// How many shards a branch has: enough that two hot keys rarely share one, few enough that a view (a transaction's
+/// snapshot, a fork) stays cheap.
+pub const SHARDS: usize = 16;
+
+/// The part of a key that picks its shard.
+fn group(key: &[u8]) -> &[u8] {
+    match keyspace::namespace_of(key) {
+        Some(Namespace::Events) => &key[..keyspace::HEADER.min(key.len())],
+        Some(Namespace::Vectors) => match key.iter().skip(keyspace::HEADER).position(|b| *b == 0) {
+            Some(i) => &key[..keyspace::HEADER + i],
+            None => key,
+        },
+        _ => key,
+    }
+}
+
+/// The shard of a key.
+pub fn shard_of(key: &[u8]) -> usize {
+    crc32c::crc32c(group(key)) as usize % SHARDS
+}
+
+#[derive(Clone, Default)]
+pub struct Entries {
+    shards: [Map; SHARDS],
+}
+
+impl Entries {
+    pub fn new() -> Entries {
+        Entries::default()
+    }
+
+    pub fn from_shards(shards: [Map; SHARDS]) -> Entries {
+        Entries { shards }
+    }
+
+    pub fn into_shards(self) -> [Map; SHARDS] {
+        self.shards
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<&Head> {
+        self.shards[shard_of(key)].get(key)
+    }
+
+    pub fn insert(&mut self, key: StoreKey, head: Head) {
+        self.shards[shard_of(&key)].insert(key, head);
+    }
+
+    pub fn remove(&mut self, key: &[u8]) {
+        self.shards[shard_of(key)].remove(key);
+    }
+
+    /// The shard holding `key`, and every key read in one range with it (a space's events, a collection's vectors).
+    pub fn shard(&self, key: &[u8]) -> &Map {
+        &self.shards[shard_of(key)]
+    }
+
+    /// Entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&StoreKey, &Head)> {
+        self.shards.iter().map(Map::iter).kmerge_by(|a, b| a.0 < b.0)
+    }
+
+    /// Entries in `range`, in key order.
+    pub fn range<R: RangeBounds<StoreKey> + Clone>(&self, range: R) -> impl Iterator<Item = (&StoreKey, &Head)> {
+        self.shards.iter().map(|m| m.range(range.clone())).kmerge_by(|a, b| a.0 < b.0)
+    }
+
+    /// What changed from `self` to `other`, in key order, skipping every subtree the two still share.
+    pub fn diff<'a>(&'a self, other: &'a Entries) -> impl Iterator<Item = DiffItem<'a, 'a, StoreKey, Head>> {
+        self.shards.iter().zip(&other.shards).map(|(a, b)| a.diff(b)).kmerge_by(|a, b| diff_key(a) < diff_key(b))
+    }
+}
+
+fn diff_key<'a>(item: &DiffItem<'a, 'a, StoreKey, Head>) -> &'a StoreKey {
+    match item {
+        DiffItem::Add(k, _) | DiffItem::Remove(k, _) | DiffItem::Update { new: (k, _), .. } => k,
+    }
+}
+
+impl FromIterator<(StoreKey, Head)> for Entries {
+    fn from_iter<I: IntoIterator<Item = (StoreKey, Head)>>(items: I) -> Entries {
+        let mut e = Entries::new();
+        for (k, h) in items {
+            e.insert(k, h);
+        }
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::keyspace::{event_key, store_key};
+    use crate::version::Version;
+
+    fn head(v: u64) -> Head {
+        Head(Arc::new(Version { version: v, timestamp: v, origin: v, value: None, prev: None }))
+    }
+
+    #[test]
+    fn ordered_reads_merge_the_shards() {
+        let keys: Vec<StoreKey> = (0..500).map(|i| store_key(Namespace::Kv, 0, &format!("k{i:04}"))).collect();
+        let e: Entries = keys.iter().rev().map(|k| (k.clone(), head(1))).collect();
+        assert!(e.shards.iter().filter(|m| !m.is_empty()).count() > 1);
+        assert!(e.iter().map(|(k, _)| k).eq(keys.iter()));
+        assert!(e.range(keys[10].clone()..keys[20].clone()).map(|(k, _)| k).eq(keys[10..20].iter()));
+        let mut changed = e.clone();
+        changed.insert(keys[7].clone(), head(2));
+        changed.remove(&keys[3]);
+        let diff: Vec<&StoreKey> = e.diff(&changed).map(|d| diff_key(&d)).collect();
+        assert_eq!(diff, [&keys[3], &keys[7]]);
+    }
+
+    #[test]
+    fn a_spaces_events_share_a_shard() {
+        let first = shard_of(&event_key(3, 0));
+        assert!((1..1000).all(|seq| shard_of(&event_key(3, seq)) == first));
+    }
+}
