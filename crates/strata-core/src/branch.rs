@@ -7,13 +7,14 @@
 //! of the whole branch (`Branch::entries`) holds every shard's lock at once while it clones them, so it never sees
 //! half of a commit that spans shards.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::entries::{shard_of, Entries, Map, SHARDS};
-use crate::keyspace::{self, SpaceId, DEFAULT_SPACE};
+use crate::events::{self, Hash};
+use crate::keyspace::{self, Namespace, SpaceId, DEFAULT_SPACE};
 use crate::ops::Write;
 use crate::version::{Head, Version};
 
@@ -37,14 +38,24 @@ pub struct Shard {
     /// Oldest and latest version timestamps written to this shard, for `timeRange`.
     pub oldest: Option<u64>,
     pub latest: Option<u64>,
+    /// Where each event log held here ends: the next sequence number and the hash the next event chains to. Kept
+    /// by `apply`, so that an append neither searches for the log's last event nor hashes it again.
+    pub tails: BTreeMap<SpaceId, (u64, Hash)>,
 }
 
 impl Shard {
     /// Puts a write's new version at the head of its key's chain; returns the key's new version number.
     pub fn apply(&mut self, w: Write, ts: u64) -> u64 {
-        let space = keyspace::decode(&w.key).space;
-        if !self.spaces.contains(&space) {
-            self.spaces.insert(space);
+        let key = keyspace::decode(&w.key);
+        if !self.spaces.contains(&key.space) {
+            self.spaces.insert(key.space);
+        }
+        if key.ns == Namespace::Events {
+            // Event logs only grow, so the event written is the new last one.
+            match (keyspace::event_seq(&w.key), &w.value) {
+                (Some(seq), Some(record)) => self.tails.insert(key.space, (seq + 1, events::hash(seq, record))),
+                _ => self.tails.remove(&key.space),
+            };
         }
         self.oldest.get_or_insert(ts);
         self.latest = Some(ts);

@@ -29,16 +29,27 @@ const _: () = assert!(std::mem::size_of::<Bytes>() <= 24);
 impl Bytes {
     /// `head` followed by `tail`.
     pub fn concat(head: &[u8], tail: &[u8]) -> Bytes {
-        let len = head.len() + tail.len();
+        Bytes::join(&[head, tail])
+    }
+
+    /// The parts one after another, copied once into one allocation (none when short).
+    pub fn join(parts: &[&[u8]]) -> Bytes {
+        let len = parts.iter().map(|p| p.len()).sum();
+        let fill = |out: &mut [u8]| {
+            let mut at = 0;
+            for p in parts {
+                out[at..at + p.len()].copy_from_slice(p);
+                at += p.len();
+            }
+        };
         if len > INLINE {
-            let mut v = Vec::with_capacity(len);
-            v.extend_from_slice(head);
-            v.extend_from_slice(tail);
-            return Bytes(Repr::Shared(Arc::from(v)));
+            // Collected from an iterator of known length, the Arc is allocated once, at its final size.
+            let mut shared: Arc<[u8]> = std::iter::repeat_n(0, len).collect();
+            fill(Arc::get_mut(&mut shared).expect("just made, so not shared"));
+            return Bytes(Repr::Shared(shared));
         }
         let mut bytes = [0; INLINE];
-        bytes[..head.len()].copy_from_slice(head);
-        bytes[head.len()..len].copy_from_slice(tail);
+        fill(&mut bytes[..len]);
         Bytes(Repr::Inline { len: len as u8, bytes })
     }
 

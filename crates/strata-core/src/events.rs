@@ -30,13 +30,11 @@ pub type Hash = [u8; 32];
 const GENESIS: Hash = [0; 32];
 
 /// The stored record of an event.
-pub fn record(prev: &Hash, kind: &str, payload: &[u8]) -> Vec<u8> {
-    let mut r = Vec::with_capacity(32 + 8 + kind.len() + payload.len());
-    r.extend_from_slice(prev);
-    let _ = rmp::encode::write_array_len(&mut r, 2);
-    let _ = rmp::encode::write_str(&mut r, kind);
-    r.extend_from_slice(payload);
-    r
+pub fn record(prev: &Hash, kind: &str, payload: &[u8]) -> Bytes {
+    let mut header = Vec::with_capacity(6);
+    let _ = rmp::encode::write_array_len(&mut header, 2);
+    let _ = rmp::encode::write_str_len(&mut header, kind.len() as u32);
+    Bytes::join(&[prev, &header, kind.as_bytes(), payload])
 }
 
 /// `[type, payload]` as MessagePack: the part of a record hosts decode.
@@ -44,13 +42,18 @@ pub fn body(record: &[u8]) -> &[u8] {
     record.get(32..).unwrap_or_default()
 }
 
-/// The type of an event, read from its record.
-fn kind(record: &[u8]) -> &str {
+/// The type and the payload of an event, read from its record.
+fn parts(record: &[u8]) -> (&str, &[u8]) {
     let b = body(record);
     let mut rd = b.get(1..).unwrap_or_default();
     let len = rmp::decode::read_str_len(&mut rd).unwrap_or(0) as usize;
     let start = b.len() - rd.len();
-    std::str::from_utf8(b.get(start..start + len).unwrap_or_default()).unwrap_or_default()
+    let kind = std::str::from_utf8(b.get(start..start + len).unwrap_or_default()).unwrap_or_default();
+    (kind, b.get(start + len..).unwrap_or_default())
+}
+
+fn kind(record: &[u8]) -> &str {
+    parts(record).0
 }
 
 pub fn hash(seq: u64, record: &[u8]) -> Hash {
@@ -94,11 +97,11 @@ pub fn merge_writes(source: &Entries, target: &Entries, spaces: impl Iterator<It
         let seen: HashSet<u64> = scan(target, space).map(|(_, h)| h.origin).collect();
         let (mut seq, mut prev) = tail(target, space);
         for (_, h) in scan(source, space).filter(|(_, h)| !seen.contains(&h.origin)) {
-            let rec = h.value.as_deref().unwrap_or_default();
-            let copy = record(&prev, kind(rec), &body(rec)[1 + 1 + kind(rec).len()..]);
+            let (kind, payload) = parts(h.value.as_deref().unwrap_or_default());
+            let copy = record(&prev, kind, payload);
             prev = hash(seq, &copy);
             let key = keyspace::event_key(space, seq);
-            writes.push(Write { key, value: Some(Bytes::from(copy)), origin: Some(h.origin) });
+            writes.push(Write { key, value: Some(copy), origin: Some(h.origin) });
             seq += 1;
         }
     }
@@ -117,8 +120,10 @@ impl Database {
         check_event(kind, payload)?;
         let first = keyspace::event_key(space, 0);
         let (_, seq) = self.commit(branch, shard_bit(&first), |locked| {
-            let (seq, prev) = tail(&locked.shard(&first).map, space);
-            let write = Write::new(keyspace::event_key(space, seq), Some(Bytes::from(record(&prev, kind, payload))));
+            let shard = locked.shard(&first);
+            let (seq, prev) = shard.tails.get(&space).copied().unwrap_or_else(|| tail(&shard.map, space));
+            debug_assert_eq!((seq, prev), tail(&shard.map, space), "the cached tail of a log is its last event");
+            let write = Write::new(keyspace::event_key(space, seq), Some(record(&prev, kind, payload)));
             Ok((vec![write], seq))
         })?;
         Ok(seq)
@@ -194,4 +199,49 @@ impl Database {
 pub fn check_event(kind: &str, payload: &[u8]) -> Result<()> {
     check_type(kind)?;
     value::validate(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::keyspace::DEFAULT_SPACE as S;
+    use crate::merge::Strategy;
+
+    fn wall() -> u64 {
+        1
+    }
+
+    fn logged(db: &Database, branch: BranchId) -> Vec<(String, Vec<u8>)> {
+        let events = db.events(branch, S, None, None, None, None).unwrap();
+        events
+            .iter()
+            .map(|(_, v)| parts(v.value.as_deref().unwrap()))
+            .map(|(k, p)| (k.to_string(), p.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn appends_after_forks_merges_and_transactions_chain_onto_the_last_event() {
+        // Built in debug, every append also checks its cached tail against the log's last event.
+        let db = Arc::new(Database::new(wall));
+        let long_type = "t".repeat(40);
+        db.append_event(0, S, "a", &[1]).unwrap();
+        let fork = db.fork_branch("f", 0).unwrap();
+        db.append_event(fork, S, &long_type, &[2]).unwrap();
+        db.append_event(0, S, "b", &[3]).unwrap();
+        let mut tx = db.begin(0, false).unwrap();
+        tx.append_event(S, "c", &[4]).unwrap();
+        tx.commit().unwrap();
+        db.merge(fork, 0, Strategy::Strict).unwrap();
+        assert_eq!(db.append_event(0, S, "d", &[5]).unwrap(), 4);
+        let expected: Vec<(String, Vec<u8>)> = [("a", 1), ("b", 3), ("c", 4), (long_type.as_str(), 2), ("d", 5)]
+            .map(|(k, p)| (k.to_string(), vec![p]))
+            .into();
+        assert_eq!(logged(&db, 0), expected);
+        assert_eq!(db.verify_events(0, S).unwrap(), None);
+        assert_eq!(db.append_event(fork, S, "e", &[6]).unwrap(), 2);
+        assert_eq!(db.verify_events(fork, S).unwrap(), None);
+    }
 }
