@@ -213,14 +213,14 @@ impl Locked<'_> {
         self.guards[shard_of(key)].as_deref().expect("a commit touches only the shards it locked")
     }
 
-    pub fn apply(&mut self, writes: Vec<Write>, ts: u64) -> Vec<u64> {
-        writes
-            .into_iter()
-            .map(|w| {
-                let shard = self.guards[shard_of(&w.key)].as_deref_mut();
-                shard.expect("a commit touches only the shards it locked").apply(w, ts)
-            })
-            .collect()
+    /// Applies a commit's writes; returns the new version of the last key written.
+    pub fn apply(&mut self, writes: Vec<Write>, ts: u64) -> Option<u64> {
+        let mut last = None;
+        for w in writes {
+            let shard = self.guards[shard_of(&w.key)].as_deref_mut();
+            last = Some(shard.expect("a commit touches only the shards it locked").apply(w, ts));
+        }
+        last
     }
 }
 

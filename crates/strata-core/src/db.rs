@@ -211,19 +211,20 @@ impl Database {
 
     /// Commits writes to keys of one branch whose shards are known up front (`shards`, a bit per shard; see
     /// `shard_bit`), holding the database lock shared and only those shards exclusively. `build` reads the locked
-    /// shards and returns the writes (none: nothing happens) and a result for the caller.
+    /// shards and returns the writes (none: nothing happens) and a result for the caller. Returns the new version
+    /// of the last key written (none when nothing was), and the result.
     pub(crate) fn commit<R>(
         &self,
         branch: BranchId,
         shards: u32,
         build: impl FnOnce(&Locked<'_>) -> Result<(Vec<Write>, R)>,
-    ) -> Result<(Vec<u64>, R)> {
+    ) -> Result<(Option<u64>, R)> {
         self.writable()?;
         let inner = self.read();
         let mut locked = inner.branch(branch)?.lock(shards);
         let (writes, result) = build(&locked)?;
         if writes.is_empty() {
-            return Ok((Vec::new(), result));
+            return Ok((None, result));
         }
         // The callers build their keys from checked names; only the space ids came from the host unchecked.
         writes.iter().try_for_each(|w| inner.check_space(&w.key))?;
@@ -234,11 +235,11 @@ impl Database {
             None => None,
         };
         let Op::Commit { writes, .. } = op else { unreachable!("built as a commit above") };
-        let versions = locked.apply(writes, at);
+        let version = locked.apply(writes, at);
         drop(locked);
         drop(inner);
         self.settle(record)?;
-        Ok((versions, result))
+        Ok((version, result))
     }
 
     fn writable(&self) -> Result<()> {
@@ -526,8 +527,8 @@ impl Database {
         check_key(key)?;
         value::validate(value)?;
         let write = Write::new(keyspace::store_key(ns, space, key), Some(Bytes::from(value)));
-        let (versions, _) = self.commit(branch, shard_bit(&write.key), |_| Ok((vec![write], ())))?;
-        Ok(versions[0])
+        let (version, _) = self.commit(branch, shard_bit(&write.key), |_| Ok((vec![write], ())))?;
+        Ok(version.expect("a put writes"))
     }
 
     /// Deletes a key (writes a tombstone); returns whether a live value existed. Deleting nothing writes nothing.
@@ -560,14 +561,14 @@ impl Database {
         }
         value::validate(value)?;
         let k = keyspace::store_key(ns, space, key);
-        let (versions, _) = self.commit(branch, shard_bit(&k), |locked| {
+        let (version, _) = self.commit(branch, shard_bit(&k), |locked| {
             let current = locked.shard(&k).map.get(&k).filter(|h| h.is_live()).map(|h| h.version);
             if current != expected {
                 return Ok((Vec::new(), ()));
             }
             Ok((vec![Write::new(k.clone(), Some(Bytes::from(value)))], ()))
         })?;
-        Ok(versions.first().copied())
+        Ok(version)
     }
 }
 
