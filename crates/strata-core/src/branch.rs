@@ -62,7 +62,7 @@ impl Shard {
         let origin = w.origin.unwrap_or(ts);
         let new_head = |prev: Option<Arc<Version>>| {
             let version = prev.as_ref().map_or(1, |p| p.version + 1);
-            Head(Arc::new(Version { version, timestamp: ts, origin, value: w.value, prev }))
+            Head::new(Arc::new(Version { version, timestamp: ts, origin, value: w.value, prev }))
         };
         // One walk down the map for a key that exists, the common case of overwrites and CAS.
         match self.map.get_mut(&w.key) {

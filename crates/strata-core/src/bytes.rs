@@ -105,7 +105,24 @@ impl PartialOrd for Bytes {
 
 impl Ord for Bytes {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.as_bytes().cmp(other.as_bytes())
+        match (&self.0, &other.0) {
+            (Repr::Inline { len: a, bytes: x }, Repr::Inline { len: b, bytes: y }) => {
+                // Inline bytes are zero past their length, so comparing whole buffers a word at a time orders them
+                // as their contents do: where a shorter one ends, its zero is below the longer one's next byte, or
+                // both are zero and the lengths decide. Every map lookup compares keys; this saves a memcmp call.
+                let word = |b: &[u8; INLINE], at: usize| {
+                    let mut w = [0; 8];
+                    let n = (INLINE - at).min(8);
+                    w[..n].copy_from_slice(&b[at..at + n]);
+                    u64::from_be_bytes(w)
+                };
+                (word(x, 0).cmp(&word(y, 0)))
+                    .then_with(|| word(x, 8).cmp(&word(y, 8)))
+                    .then_with(|| word(x, 16).cmp(&word(y, 16)))
+                    .then_with(|| a.cmp(b))
+            }
+            _ => self.as_bytes().cmp(other.as_bytes()),
+        }
     }
 }
 
@@ -158,5 +175,18 @@ mod tests {
         assert_eq!(Bytes::from(long.to_vec()), keys[3]);
         assert_eq!(Bytes::from(b"abc".to_vec()), keys[1]);
         assert_eq!(keys[4].len(), INLINE + 2);
+    }
+
+    proptest::proptest! {
+        // Zeros and 0xff are the bytes where comparing padded buffers could go wrong.
+        #[test]
+        fn orders_as_its_bytes(
+            a in proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 0x7f, 0x80, 0xff]), 0..30),
+            b in proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 0x7f, 0x80, 0xff]), 0..30),
+        ) {
+            let (x, y) = (Bytes::from(&a[..]), Bytes::from(&b[..]));
+            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            proptest::prop_assert_eq!(x == y, a == b);
+        }
     }
 }

@@ -71,7 +71,7 @@ impl Compactor {
         for (k, h) in entries.iter() {
             let c = self.chain(h, budget);
             if !Arc::ptr_eq(&c, h) {
-                out.insert(k.clone(), Head(c));
+                out.insert(k.clone(), Head::new(c));
             }
         }
         out

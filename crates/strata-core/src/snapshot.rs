@@ -215,7 +215,8 @@ pub fn decode(bytes: &[u8]) -> Result<State> {
         let value = r.value.map(|b| Bytes::from(b.into_vec()));
         versions.push(Arc::new(Version { version: r.version, timestamp: r.timestamp, origin: r.origin, value, prev }));
     }
-    let head = |i: u32| versions.get(i as usize).cloned().map(Head).ok_or_else(|| corrupt(format!("no version {i}")));
+    let head =
+        |i: u32| versions.get(i as usize).cloned().map(Head::new).ok_or_else(|| corrupt(format!("no version {i}")));
     let rebuild = |rec: MapRec, built: &BTreeMap<BranchId, BranchState>| -> Result<Entries> {
         match rec {
             MapRec::Full(items) => {

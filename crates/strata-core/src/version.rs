@@ -61,10 +61,30 @@ impl Drop for Version {
     }
 }
 
-/// The head of a key's chain as a branch map holds it. Two heads are equal when they are the same version object,
-/// which is what lets a diff skip everything two branches still share.
+/// The head of a key's chain as a branch map holds it, with whether it holds a value: listing live keys then reads
+/// only the map's nodes, not every head version (on a large map, a cache miss per key). Two heads are equal when
+/// they are the same version object, which is what lets a diff skip everything two branches still share.
 #[derive(Debug, Clone)]
-pub struct Head(pub Arc<Version>);
+pub struct Head(pub Arc<Version>, bool);
+
+impl Head {
+    pub fn new(version: Arc<Version>) -> Head {
+        let live = version.is_live();
+        Head(version, live)
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.1
+    }
+
+    /// As `Version::live_at`; without `as_of`, answered from the map alone.
+    pub fn live_at(&self, as_of: Option<u64>) -> Option<&Arc<Version>> {
+        match as_of {
+            None => self.1.then_some(&self.0),
+            Some(_) => self.0.live_at(as_of),
+        }
+    }
+}
 
 impl PartialEq for Head {
     fn eq(&self, other: &Self) -> bool {
