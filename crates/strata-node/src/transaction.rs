@@ -40,6 +40,13 @@ impl Transaction {
     pub(crate) fn open(owner: &Object, tx: core::Transaction) -> Result<f64> {
         handles::insert(owner, Transaction { tx, read_buffer: None })
     }
+
+    /// Lets go of the read buffer once the transaction can no longer read. The handle itself lives until its owner
+    /// is collected, which in a loop of transactions that never yields to the event loop is only after the loop:
+    /// holding each one's buffer until then kept about 5 KiB per transaction (500 MiB over 100,000).
+    fn finished(&mut self) {
+        self.read_buffer = None;
+    }
 }
 
 /// Runs `f` on the engine's transaction of handle `tx`.
@@ -102,9 +109,14 @@ pub fn tx_append_event(tx: f64, space: u32, kind: String, payload: &[u8]) -> Res
     transaction(tx, |tx| tx.append_event(space, &kind, payload)).map(|s| s as f64)
 }
 
+/// Commits. Whatever the outcome, the transaction is finished (the engine answers `CLOSED` from now on).
 #[napi(catch_unwind)]
 pub fn tx_commit(tx: f64) -> Result<()> {
-    transaction(tx, |tx| tx.commit())
+    handles::with(tx, |h: &mut Transaction| {
+        let committed = h.tx.commit();
+        h.finished();
+        js(committed)
+    })
 }
 
 /// Rolls back; on a finished transaction, or an id that names nothing, does nothing.
@@ -112,6 +124,7 @@ pub fn tx_commit(tx: f64) -> Result<()> {
 pub fn tx_rollback(tx: f64) {
     let _ = handles::with(tx, |h: &mut Transaction| {
         h.tx.rollback();
+        h.finished();
         Ok(())
     });
 }
