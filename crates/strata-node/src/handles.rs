@@ -19,7 +19,8 @@
 //!   call for the other kind of handle) names nothing there, until `TABLES - 1` more tables have been made.
 //!
 //! The last two need a number separated from its object, which only a caller of the raw addon can do; the
-//! TypeScript layer never does.
+//! TypeScript layer never does. Such a caller must also keep the owner reachable while it uses the id: once the
+//! owner is collected the handle is gone, and its id answers `CLOSED`.
 //!
 //! An id is a whole number below 2^53, so a JavaScript number holds it exactly: the table's number, then the slot
 //! index, then the generation. (V8 keeps ids of 2^31 and up as heap numbers; measured, passing one costs no more.)

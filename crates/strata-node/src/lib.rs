@@ -7,9 +7,11 @@
 //! its borrow of `this` in a process-wide, mutex-guarded map (locked on entry and again on exit), and an
 //! `External` argument is checked against a process-wide, mutex-guarded registry of live externals. Either lock
 //! is taken on every call by every thread, which serialised the workers and bounced its cache line between cores.
-//! An id is looked up in a thread-local slab instead, checked for its generation, and answers `CLOSED` when it
-//! names nothing; the handle's life is tied to a JavaScript object (its owner) with `napi_add_finalizer`.
-//! `ts/loader/native-binding.ts` gives the calls back their `Binding` methods, each object owning its handle.
+//! An id is looked up in a thread-local slab instead, checked for its table and generation, and answers `CLOSED`
+//! when it names nothing; the handle lives until a JavaScript object, its owner, is collected
+//! (`napi_add_finalizer`). `ts/loader/native-binding.ts` gives the calls back their `Binding` methods, each
+//! object owning its handle. (napi-rs still opens a borrow scope per call with arguments, an allocation and
+//! thread-local bookkeeping, but nothing another thread touches.)
 
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
