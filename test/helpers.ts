@@ -7,6 +7,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import * as v8 from 'node:v8'
+import * as vm from 'node:vm'
 import { Worker } from 'node:worker_threads'
 import { StrataError } from 'stratadb'
 
@@ -50,6 +52,20 @@ export function uniq(prefix = 'b'): string {
 
 /** Yields to the event loop, so async agents interleave between a read and the write that depends on it. */
 export const tick = (): Promise<void> => new Promise((r) => setImmediate(r))
+
+v8.setFlagsFromString('--expose-gc')
+const gc = vm.runInNewContext('gc') as () => void
+
+/**
+ * Collects garbage and lets finalizers run (Node runs N-API finalizers from the event loop), so that handles a test
+ * dropped are freed and their slots can be reused.
+ */
+export async function collect(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    gc()
+    await tick()
+  }
+}
 
 /** Compares strings by the bytes of their UTF-8 encoding (the order `list` returns keys in). */
 export function utf8Compare(a: string, b: string): number {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { Strata, type Value } from 'stratadb'
-import { BACKEND, expectCode, uniq } from './helpers.js'
+import { BACKEND, collect, expectCode, uniq } from './helpers.js'
 
 /** Every method of a handle, each called with plausible arguments. */
 function everyMethod(db: Strata): [string, () => unknown][] {
@@ -106,6 +106,41 @@ describe('close', () => {
     expectCode(() => past.kv.get('k'), 'CLOSED')
     db.close()
     allClosed(db)
+  })
+
+  it('a closed handle and a finished transaction stay CLOSED while other handles come and go', async () => {
+    const name = uniq('reuse')
+    const db = Strata.cache({ name })
+    const closed = db.branch('default')
+    closed.close()
+    const committed = db.begin()
+    committed.kv.put('k', 'once')
+    committed.commit()
+    const rolledBack = db.begin()
+    rolledBack.kv.put('r', 1)
+    rolledBack.rollback()
+    // Handles and transactions made, dropped and collected, round after round: the slots of the collected ones
+    // are reused by the next round (the native addon keeps handles in a table of slots).
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 200; i++) {
+        const h = Strata.cache({ name })
+        h.kv.put(`h${i}`, round)
+        const tx = h.begin()
+        tx.kv.put('k', 'other')
+        tx.rollback()
+        if (i % 2 === 0) h.close()
+      }
+      await collect()
+    }
+    expectCode(() => closed.kv.get('k'), 'CLOSED')
+    for (const tx of [committed, rolledBack]) {
+      expectCode(() => tx.kv.put('k', 'again'), 'CLOSED')
+      expectCode(() => tx.kv.get('k'), 'CLOSED')
+      expectCode(() => tx.commit(), 'CLOSED')
+    }
+    expect(db.kv.history('k').map((h) => h.value)).toEqual(['once'])
+    expect(db.kv.get('r')).toBeNull()
+    expect(db.kv.get('h199')).toBe(2)
   })
 
   it('closing a handle from db.branch() leaves the others usable', () => {

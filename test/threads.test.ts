@@ -1,8 +1,12 @@
 // Agents on real threads: worker threads open the same named database and share one engine (native backend; on
 // WASM every worker has its own instance, so these tests need the native addon). The checker itself runs on both.
 import { describe, expect, it } from 'vitest'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
 import { Strata } from 'stratadb'
-import { BACKEND, gate, inWorker, uniq } from './helpers.js'
+import { BACKEND, gate, inWorker, tempDir, uniq } from './helpers.js'
 import { checkRegister, type Op } from './linearizability.js'
 
 describe('the linearizability checker', () => {
@@ -140,6 +144,37 @@ describe.runIf(BACKEND === 'native')('worker threads sharing one engine', () => 
     for (let i = 0; i < accounts; i++) total += main.state.get(`acct:${i}`) as number
     expect(total).toBe(accounts * 1000)
     expect(conflicts.reduce((a, b) => a + b)).toBeGreaterThan(0) // they contended, and retried
+  })
+
+  it('a worker that ends without closing its database or transaction lets go of them', async () => {
+    // The directory's LOCK file goes when the last reference to the engine does.
+    const dist = fileURLToPath(new URL('../dist/index.cjs', import.meta.url))
+    const worker = (dir: string, then: string) => `
+      const { Strata } = require(${JSON.stringify(dist)})
+      const db = Strata.open(${JSON.stringify(dir)}, { create: true })
+      db.kv.put('k', 1)
+      const tx = db.begin()
+      tx.kv.put('t', 1)
+      ${then}`
+    const ended = (w: Worker) =>
+      new Promise<void>((resolve, reject) => {
+        w.once('error', reject)
+        w.once('exit', () => resolve())
+      })
+    // A worker that runs out of work, and one terminated in the middle of a loop of calls.
+    const exits = tempDir()
+    await ended(new Worker(worker(exits, ''), { eval: true }))
+    const killed = tempDir()
+    const w = new Worker(worker(killed, `require('node:worker_threads').parentPort.postMessage(0); for (;;) db.kv.put('k', 2)`), { eval: true })
+    await new Promise((resolve) => w.once('message', resolve))
+    await Promise.all([ended(w), w.terminate()])
+    for (const dir of [exits, killed]) {
+      expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false)
+      const db = Strata.open(dir)
+      expect(db.kv.get('k')).toBeGreaterThanOrEqual(1)
+      expect(db.kv.get('t')).toBeNull()
+      db.close()
+    }
   })
 
   it('a worker that exits without closing its handle does not disturb the others', async () => {

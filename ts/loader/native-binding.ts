@@ -1,14 +1,16 @@
 /**
- * `Binding` and `TxBinding` over the addon. The addon exports free functions that take a handle (an N-API
- * External) first, because napi-rs class methods lock a process-wide map on every call (see
- * crates/strata-node/src/lib.rs). These classes hold a handle and forward each method with a fixed argument list,
- * which V8 inlines; a rest/spread forwarder or methods made in a loop would lose both that and the types.
+ * `Binding` and `TxBinding` over the addon. The addon exports free functions that take a handle first, and a
+ * handle is a number: the id of an entry in a table of the calling thread, because every other way napi-rs offers
+ * to pass a handle takes a process-wide lock on each call (see crates/strata-node/src/lib.rs). Each object here
+ * owns the handle it holds: the addon frees the handle when the object is collected, so it lives as long as
+ * anything can still call it. The methods forward with a fixed argument list, which V8 inlines; a rest/spread
+ * forwarder or methods made in a loop would lose both that and the types.
  */
 import type { Binding, Ns, TxBinding } from '../backend.js'
 
 declare const kind: unique symbol
-/** A handle the addon made: opaque to JavaScript, released when collected. */
-type Handle<Kind extends string> = { readonly [kind]: Kind }
+/** A handle the addon made: a number only the thread that made it can use. */
+type Handle<Kind extends string> = number & { readonly [kind]: Kind }
 type DbHandle = Handle<'database'>
 type TxHandle = Handle<'transaction'>
 
@@ -18,10 +20,14 @@ type Free<H, F> = F extends (...args: infer A) => infer R ? (handle: H, ...args:
 type DbCalls = { [K in Exclude<keyof Binding, 'share' | 'begin'> as `db${Capitalize<K>}`]: Free<DbHandle, Binding[K]> }
 type TxCalls = { [K in keyof TxBinding as `tx${Capitalize<K>}`]: Free<TxHandle, TxBinding[K]> }
 
-/** The addon's exports (crates/strata-node/src), typed from the interfaces they serve. */
+/**
+ * The addon's exports (crates/strata-node/src), typed from the interfaces they serve. Calls that make a handle
+ * take its `owner`, the object whose collection frees it.
+ */
 export interface Addon extends DbCalls, TxCalls {
-  dbMemory(name: string | null): DbHandle
+  dbMemory(owner: object, name: string | null): DbHandle
   dbOpen(
+    owner: object,
     path: string,
     durability: string,
     readOnly: boolean,
@@ -29,21 +35,26 @@ export interface Addon extends DbCalls, TxCalls {
     maxVersions: number | undefined,
     maxAgeMs: number | undefined,
   ): DbHandle
-  dbShare(db: DbHandle): DbHandle
-  dbBegin(db: DbHandle, branch: number, readOnly: boolean): TxHandle
+  dbShare(db: DbHandle, owner: object): DbHandle
+  dbBegin(db: DbHandle, owner: object, branch: number, readOnly: boolean): TxHandle
   dbSetReadBuffer(db: DbHandle, buffer: Uint8Array): void
   txSetReadBuffer(tx: TxHandle, buffer: Uint8Array): void
   errorCodes(): string[]
 }
 
 export class NativeDatabase implements Binding {
+  private readonly handle: DbHandle
+
+  /** `open` makes the handle, owned by the object being constructed. */
   constructor(
     private readonly addon: Addon,
-    private readonly handle: DbHandle,
-  ) {}
+    open: (owner: object) => DbHandle,
+  ) {
+    this.handle = open(this)
+  }
 
-  share(): Binding { return new NativeDatabase(this.addon, this.addon.dbShare(this.handle)) }
-  begin(branch: number, readOnly: boolean): TxBinding { return new NativeTransaction(this.addon, this.addon.dbBegin(this.handle, branch, readOnly)) }
+  share(): Binding { return new NativeDatabase(this.addon, (owner) => this.addon.dbShare(this.handle, owner)) }
+  begin(branch: number, readOnly: boolean): TxBinding { return new NativeTransaction(this.addon, (owner) => this.addon.dbBegin(this.handle, owner, branch, readOnly)) }
   setReadBuffer(buffer: Uint8Array): void { this.addon.dbSetReadBuffer(this.handle, buffer) }
   close(): void { this.addon.dbClose(this.handle) }
   get(ns: Ns, branch: number, space: number, key: string, asOf: number | undefined): number { return this.addon.dbGet(this.handle, ns, branch, space, key, asOf) }
@@ -83,10 +94,15 @@ export class NativeDatabase implements Binding {
 }
 
 export class NativeTransaction implements TxBinding {
+  private readonly handle: TxHandle
+
+  /** `open` makes the handle, owned by the object being constructed. */
   constructor(
     private readonly addon: Addon,
-    private readonly handle: TxHandle,
-  ) {}
+    open: (owner: object) => TxHandle,
+  ) {
+    this.handle = open(this)
+  }
 
   setReadBuffer(buffer: Uint8Array): void { this.addon.txSetReadBuffer(this.handle, buffer) }
   get(ns: Ns, space: number, key: string): number { return this.addon.txGet(this.handle, ns, space, key) }

@@ -66,9 +66,11 @@ export function loadNative(): Backend {
   }
   return {
     name: 'native',
-    memory: (name) => new NativeDatabase(addon, addon.dbMemory(name ?? null)),
+    memory: (name) => new NativeDatabase(addon, (owner) => addon.dbMemory(owner, name ?? null)),
     open: (path, o) =>
-      new NativeDatabase(addon, addon.dbOpen(path, o.durability, o.readOnly, o.create, o.maxVersions, o.maxAgeMs)),
+      new NativeDatabase(addon, (owner) =>
+        addon.dbOpen(owner, path, o.durability, o.readOnly, o.create, o.maxVersions, o.maxAgeMs),
+      ),
     readBuffer: (binding) => ownedReadBuffer(binding as NativeBinding),
     errorCodes: () => addon.errorCodes(),
   }

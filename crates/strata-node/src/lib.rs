@@ -1,11 +1,17 @@
 //! The N-API binding: converts arguments, forwards to `strata_core`, and maps errors to `error.code`.
 //! No engine logic lives here; see `strata_core` for what each call means.
 //!
-//! Handles are plain structs given to JavaScript as `External`s, and every call is a free function taking its
-//! handle first. napi-rs registers each call on a class instance as a borrow of `this` in a process-wide,
-//! mutex-guarded map (locked on entry and again on exit), which serialised calls from all worker threads; an
-//! `External` argument costs one lookup in napi's registry of live externals instead (still one global lock per
-//! call, held briefly). `ts/loader/native-binding.ts` gives the calls back their `Binding` methods.
+//! Every call is a free function taking its handle first, and a handle is a number: an id in a table of the
+//! calling thread (`handles`). Worker threads call the addon at once, so a call must not touch anything shared
+//! between threads on its way to the engine. napi-rs offers two shapes that both do: a class method registers
+//! its borrow of `this` in a process-wide, mutex-guarded map (locked on entry and again on exit), and an
+//! `External` argument is checked against a process-wide, mutex-guarded registry of live externals. Either lock
+//! is taken on every call by every thread, which serialised the workers and bounced its cache line between cores.
+//! An id is looked up in a thread-local slab instead, checked for its table and generation, and answers `CLOSED`
+//! when it names nothing; the handle lives until a JavaScript object, its owner, is collected
+//! (`napi_add_finalizer`). `ts/loader/native-binding.ts` gives the calls back their `Binding` methods, each
+//! object owning its handle. (napi-rs still opens a borrow scope per call with arguments, an allocation and
+//! thread-local bookkeeping, but nothing another thread touches.)
 
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
@@ -13,6 +19,7 @@ use strata_core::{self as core, wire, ErrorCode};
 
 // Public so the exported functions count as the crate's API in every build, tests included.
 pub mod database;
+mod handles;
 mod key;
 pub mod transaction;
 
