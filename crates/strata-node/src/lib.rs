@@ -23,12 +23,6 @@ mod handles;
 mod key;
 pub mod transaction;
 
-// The engine allocates a version per write and map nodes as branches grow. Measured side by side against the
-// system allocator (glibc): 100-key lists +29%, event appends +8%, CAS +4%. mimalloc 2 rather than 3: the v3
-// default gave appends back 27% (it returns freed pages to the OS early, and a growing log then faults them in).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 type Result<T> = napi::Result<T, ErrorCode>;
 
 fn js<T>(r: core::Result<T>) -> Result<T> {
