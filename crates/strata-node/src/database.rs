@@ -209,7 +209,7 @@ pub fn db_history(db: f64, ns_: u32, branch: f64, space: u32, key: Key, limit: O
 
 /// Appends an event; returns its sequence number.
 #[napi(catch_unwind)]
-pub fn db_append_event(db: f64, branch: f64, space: u32, kind: String, payload: &[u8]) -> Result<f64> {
+pub fn db_append_event(db: f64, branch: f64, space: u32, kind: Key, payload: &[u8]) -> Result<f64> {
     engine(db, |db| js(db.append_event(branch as u64, space, &kind, payload)).map(|s| s as f64))
 }
 

@@ -105,7 +105,7 @@ pub fn tx_list(
 }
 
 #[napi(catch_unwind)]
-pub fn tx_append_event(tx: f64, space: u32, kind: String, payload: &[u8]) -> Result<f64> {
+pub fn tx_append_event(tx: f64, space: u32, kind: Key, payload: &[u8]) -> Result<f64> {
     transaction(tx, |tx| tx.append_event(space, &kind, payload)).map(|s| s as f64)
 }
 
