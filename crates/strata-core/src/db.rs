@@ -495,12 +495,32 @@ impl Database {
         limit: Option<usize>,
         as_of: Option<u64>,
     ) -> Result<Vec<String>> {
+        self.list_with(ns, branch, space, prefix, after, limit, as_of, |keys| {
+            keys.iter().map(|k| k.to_string()).collect()
+        })
+    }
+
+    /// As `list`, handing the keys to `f` as they are stored, so that a binding encodes them without a `String`
+    /// per key.
+    #[allow(clippy::too_many_arguments)]
+    pub fn list_with<R>(
+        &self,
+        ns: Namespace,
+        branch: BranchId,
+        space: SpaceId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: Option<usize>,
+        as_of: Option<u64>,
+        f: impl FnOnce(&[&str]) -> R,
+    ) -> Result<R> {
         let entries = self.read().branch(branch)?.entries();
-        Ok(scan(&entries, ns, space, prefix, after)
+        let keys: Vec<&str> = scan(&entries, ns, space, prefix, after)
             .filter(|(_, h)| h.live_at(as_of).is_some())
-            .map(|(k, _)| keyspace::decode(k).key.to_string())
+            .map(|(k, _)| keyspace::decode(k).key)
             .take(limit.unwrap_or(usize::MAX))
-            .collect())
+            .collect();
+        Ok(f(&keys))
     }
 
     /// Every version of a key, newest first (tombstones included), at most `limit`.

@@ -170,10 +170,10 @@ fn raw_or_nil(out: &mut Vec<u8>, value: Option<&[u8]>) {
 }
 
 /// `[key, ...]`
-pub fn strings(items: &[String]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + items.iter().map(|s| s.len() + 5).sum::<usize>());
+pub fn strings<S: AsRef<str>>(items: &[S]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + items.iter().map(|s| s.as_ref().len() + 5).sum::<usize>());
     array(&mut out, items.len());
-    items.iter().for_each(|s| str(&mut out, s));
+    items.iter().for_each(|s| str(&mut out, s.as_ref()));
     out
 }
 

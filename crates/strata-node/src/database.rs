@@ -188,7 +188,7 @@ pub fn db_list(
     as_of: Option<f64>,
 ) -> Result<Uint8Array> {
     engine(db, |db| {
-        let keys = db.list(
+        let keys = db.list_with(
             ns(ns_)?,
             branch as u64,
             space,
@@ -196,8 +196,9 @@ pub fn db_list(
             after.as_deref(),
             wire::opt_u64(limit).map(|n| n as usize),
             wire::opt_u64(as_of),
+            |keys| wire::strings(keys),
         );
-        js(keys).map(|k| wire::strings(&k).into())
+        js(keys).map(Uint8Array::from)
     })
 }
 
