@@ -46,15 +46,15 @@ pub struct Shard {
 impl Shard {
     /// Puts a write's new version at the head of its key's chain; returns the key's new version number.
     pub fn apply(&mut self, w: Write, ts: u64) -> u64 {
-        let key = keyspace::decode(&w.key);
-        if !self.spaces.contains(&key.space) {
-            self.spaces.insert(key.space);
+        let (ns, space) = (keyspace::namespace_of(&w.key), keyspace::space_of(&w.key));
+        if !self.spaces.contains(&space) {
+            self.spaces.insert(space);
         }
-        if key.ns == Namespace::Events {
+        if ns == Some(Namespace::Events) {
             // Event logs only grow, so the event written is the new last one.
             match (keyspace::event_seq(&w.key), &w.value) {
-                (Some(seq), Some(record)) => self.tails.insert(key.space, (seq + 1, events::hash(seq, record))),
-                _ => self.tails.remove(&key.space),
+                (Some(seq), Some(record)) => self.tails.insert(space, (seq + 1, events::hash(seq, record))),
+                _ => self.tails.remove(&space),
             };
         }
         self.oldest.get_or_insert(ts);
@@ -64,6 +64,17 @@ impl Shard {
             let version = prev.as_ref().map_or(1, |p| p.version + 1);
             Head::new(Arc::new(Version { version, timestamp: ts, origin, value: w.value, prev }))
         };
+        // An event's key is new (a log only grows): inserted in one walk down the map, not a failed lookup first.
+        if ns == Some(Namespace::Events) {
+            let k = w.key.clone();
+            let Some(old) = self.map.insert(w.key, new_head(None)) else { return 1 };
+            // Not reached while logs only grow; the old version is chained, not lost, if it ever is.
+            let head = self.map.get_mut(&k).expect("inserted above");
+            let fresh = Arc::get_mut(&mut head.0).expect("made above, so not shared");
+            fresh.version = old.version + 1;
+            fresh.prev = Some(old.0);
+            return fresh.version;
+        }
         // One walk down the map for a key that exists, the common case of overwrites and CAS.
         match self.map.get_mut(&w.key) {
             Some(head) => {
@@ -231,4 +242,23 @@ pub struct BranchInfo {
     pub created_at: u64,
     pub parent: Option<String>,
     pub forked_at: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bytes::Bytes;
+
+    #[test]
+    fn an_event_key_written_twice_keeps_both_versions() {
+        let mut shard = Shard::default();
+        let key = keyspace::event_key(0, 0);
+        let write = |v: u8| Write::new(key.clone(), Some(Bytes::from(&[v][..])));
+        assert_eq!(shard.apply(write(1), 10), 1);
+        assert_eq!(shard.apply(write(2), 20), 2);
+        let head = shard.map.get(&key).unwrap();
+        let chain: Vec<(u64, u64)> = head.iter().map(|v| (v.version, v.timestamp)).collect();
+        assert_eq!(chain, [(2, 20), (1, 10)]);
+        assert_eq!(shard.tails[&0].0, 1);
+    }
 }

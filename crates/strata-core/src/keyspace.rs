@@ -72,10 +72,15 @@ pub fn namespace_of(k: &[u8]) -> Option<Namespace> {
     k.first().copied().and_then(Namespace::from_u8)
 }
 
+/// The space of an encoded key (without reading its user key, as `decode` does).
+pub fn space_of(k: &[u8]) -> SpaceId {
+    u32::from_be_bytes([k[1], k[2], k[3], k[4]])
+}
+
 pub fn decode(k: &[u8]) -> Decoded<'_> {
     Decoded {
         ns: Namespace::from_u8(k[0]).expect("store keys are built by store_key"),
-        space: u32::from_be_bytes([k[1], k[2], k[3], k[4]]),
+        space: space_of(k),
         // Built from a &str by store_key, so always valid UTF-8.
         key: std::str::from_utf8(&k[HEADER..]).unwrap_or_default(),
     }

@@ -100,7 +100,7 @@ impl Inner {
 
     /// Hosts pass space ids as numbers; only ids this database handed out may reach a branch.
     pub fn check_space(&self, key: &[u8]) -> Result<()> {
-        let space = keyspace::decode(key).space;
+        let space = keyspace::space_of(key);
         if space as usize >= self.spaces.len() {
             return fail!(InvalidValue, "unknown space id {space}; get ids from space_id");
         }
