@@ -225,7 +225,7 @@ impl Locked<'_> {
     }
 
     /// Applies a commit's writes; returns the new version of the last key written.
-    pub fn apply(&mut self, writes: Vec<Write>, ts: u64) -> Option<u64> {
+    pub fn apply(&mut self, writes: impl IntoIterator<Item = Write>, ts: u64) -> Option<u64> {
         let mut last = None;
         for w in writes {
             let shard = self.guards[shard_of(&w.key)].as_deref_mut();

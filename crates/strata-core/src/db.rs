@@ -11,6 +11,7 @@ use std::ops::Bound;
 use std::sync::{Arc, PoisonError};
 
 use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
+use smallvec::smallvec;
 
 use crate::branch::{shard_bit, Branch, BranchId, BranchInfo, Locked};
 use crate::bytes::Bytes;
@@ -19,7 +20,7 @@ use crate::entries::Entries;
 use crate::error::{fail, Error, ErrorCode, Result};
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey, DEFAULT_SPACE};
 use crate::names::{check_key, check_name};
-use crate::ops::{Op, Write};
+use crate::ops::{Op, Write, Writes};
 use crate::persist::{OpenOptions, Persist};
 use crate::retention::Retention;
 use crate::snapshot;
@@ -217,7 +218,7 @@ impl Database {
         &self,
         branch: BranchId,
         shards: u32,
-        build: impl FnOnce(&Locked<'_>) -> Result<(Vec<Write>, R)>,
+        build: impl FnOnce(&Locked<'_>) -> Result<(Writes, R)>,
     ) -> Result<(Option<u64>, R)> {
         self.writable()?;
         let inner = self.read();
@@ -229,12 +230,10 @@ impl Database {
         // The callers build their keys from checked names; only the space ids came from the host unchecked.
         writes.iter().try_for_each(|w| inner.check_space(&w.key))?;
         let at = inner.clock.tick();
-        let op = Op::Commit { branch, at, writes };
         let record = match &self.persist {
-            Some(p) => Some(p.append(std::slice::from_ref(&op))?),
+            Some(p) => Some(p.append(&[Op::Commit { branch, at, writes: writes.to_vec() }])?),
             None => None,
         };
-        let Op::Commit { writes, .. } = op else { unreachable!("built as a commit above") };
         let version = locked.apply(writes, at);
         drop(locked);
         drop(inner);
@@ -547,7 +546,7 @@ impl Database {
         check_key(key)?;
         value::validate(value)?;
         let write = Write::new(keyspace::store_key(ns, space, key), Some(Bytes::from(value)));
-        let (version, _) = self.commit(branch, shard_bit(&write.key), |_| Ok((vec![write], ())))?;
+        let (version, _) = self.commit(branch, shard_bit(&write.key), |_| Ok((smallvec![write], ())))?;
         Ok(version.expect("a put writes"))
     }
 
@@ -557,9 +556,9 @@ impl Database {
         let k = keyspace::store_key(ns, space, key);
         let (_, live) = self.commit(branch, shard_bit(&k), |locked| {
             if !locked.shard(&k).map.get(&k).is_some_and(|h| h.is_live()) {
-                return Ok((Vec::new(), false));
+                return Ok((Writes::new(), false));
             }
-            Ok((vec![Write::new(k.clone(), None)], true))
+            Ok((smallvec![Write::new(k.clone(), None)], true))
         })?;
         Ok(live)
     }
@@ -584,9 +583,9 @@ impl Database {
         let (version, _) = self.commit(branch, shard_bit(&k), |locked| {
             let current = locked.shard(&k).map.get(&k).filter(|h| h.is_live()).map(|h| h.version);
             if current != expected {
-                return Ok((Vec::new(), ()));
+                return Ok((Writes::new(), ()));
             }
-            Ok((vec![Write::new(k.clone(), Some(Bytes::from(value)))], ()))
+            Ok((smallvec![Write::new(k.clone(), Some(Bytes::from(value)))], ()))
         })?;
         Ok(version)
     }

@@ -14,6 +14,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
+use smallvec::smallvec;
 
 use crate::branch::{shard_bit, BranchId};
 use crate::bytes::Bytes;
@@ -124,7 +125,7 @@ impl Database {
             let (seq, prev) = shard.tails.get(&space).copied().unwrap_or_else(|| tail(&shard.map, space));
             debug_assert_eq!((seq, prev), tail(&shard.map, space), "the cached tail of a log is its last event");
             let write = Write::new(keyspace::event_key(space, seq), Some(record(&prev, kind, payload)));
-            Ok((vec![write], seq))
+            Ok((smallvec![write], seq))
         })?;
         Ok(seq)
     }

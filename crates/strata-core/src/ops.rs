@@ -19,6 +19,9 @@ pub struct Write {
     pub origin: Option<u64>,
 }
 
+/// The writes of a commit of known keys (`Database::commit`): most are one write, kept without an allocation.
+pub type Writes = smallvec::SmallVec<[Write; 1]>;
+
 impl Write {
     pub fn new(key: StoreKey, value: Option<Bytes>) -> Write {
         Write { key, value, origin: None }

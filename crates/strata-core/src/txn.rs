@@ -16,7 +16,7 @@ use crate::error::{fail, Result};
 use crate::events;
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
 use crate::names::check_key;
-use crate::ops::Write;
+use crate::ops::{Write, Writes};
 use crate::value;
 use crate::version::Version;
 
@@ -250,7 +250,7 @@ impl Transaction {
             return Ok(());
         }
         let observed = std::mem::take(&mut self.observed);
-        let writes: Vec<Write> =
+        let writes: Writes =
             std::mem::take(&mut self.writes).into_iter().map(|(key, value)| Write::new(key, value)).collect();
         let branch = self.branch;
         let Some(db) = self.db.upgrade() else {
