@@ -450,6 +450,18 @@ describe('rejections name the path and the fix', () => {
     expect(decodeValue(enc.encode([s, s]))).toEqual([{ k: 1 }, { k: 1 }])
   })
 
+  it('reuses the view it returns for a length, and a grown buffer gets fresh views of its own bytes', () => {
+    const enc = new Encoder(16)
+    const first = enc.encode([1, 2])
+    expect(enc.encode([3, 4])).toBe(first)
+    expect(decodeValue(first)).toEqual([3, 4])
+    enc.encode('z'.repeat(100)) // grows the buffer
+    const after = enc.encode([5, 6])
+    expect(after).not.toBe(first)
+    expect(decodeValue(after)).toEqual([5, 6])
+    expect(after.buffer.byteLength).toBeGreaterThan(16)
+  })
+
   it('a fresh encoder grows its buffer mid-string without losing bytes', () => {
     for (const s of ['é'.repeat(300000), 'a'.repeat(300000) + '😀€é'.repeat(1000), '€'.repeat(1000)]) {
       const enc = new Encoder(16)
