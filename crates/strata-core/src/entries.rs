@@ -21,7 +21,7 @@ pub type Map = imbl::OrdMap<StoreKey, Head>;
 
 /// How many shards a branch has. Two keys written from different threads share a shard one time in eight; an
 /// ordered scan seeks in every shard and merges them, so more shards make lists slower (measured on 100-key
-/// prefix lists: 1 shard 67k/s, 8 shards 52k/s, 16 shards 36k/s; two threads' CAS on different cells 0.8x, 1.5x,
+/// prefix lists, quick bench: 1 shard 67k/s, 8 shards 52k/s, 16 shards 36k/s; two threads' CAS on different cells 0.8x, 1.5x,
 /// 1.45x of one thread).
 pub const SHARDS: usize = 8;
 
