@@ -137,6 +137,24 @@ pub fn compact(db: &crate::Database, max_versions: Option<f64>, max_age_ms: Opti
 }
 
 /// Merge strategies by name.
+/// `Database::list` with the hosts' argument types, as `[key, ...]`.
+#[allow(clippy::too_many_arguments)]
+pub fn list(
+    db: &crate::Database,
+    ns: u32,
+    branch: f64,
+    space: u32,
+    prefix: Option<&str>,
+    after: Option<&str>,
+    limit: Option<f64>,
+    as_of: Option<f64>,
+) -> Result<Vec<u8>> {
+    let limit = opt_u64(limit).map(|n| n as usize);
+    db.list_with(namespace(ns)?, branch as u64, space, prefix.unwrap_or(""), after, limit, opt_u64(as_of), |keys| {
+        strings(keys)
+    })
+}
+
 pub fn strategy(name: &str) -> Result<Strategy> {
     match name {
         "strict" => Ok(Strategy::Strict),

@@ -188,16 +188,7 @@ pub fn db_list(
     as_of: Option<f64>,
 ) -> Result<Uint8Array> {
     engine(db, |db| {
-        let keys = db.list_with(
-            ns(ns_)?,
-            branch as u64,
-            space,
-            prefix.as_deref().unwrap_or(""),
-            after.as_deref(),
-            wire::opt_u64(limit).map(|n| n as usize),
-            wire::opt_u64(as_of),
-            |keys| wire::strings(keys),
-        );
+        let keys = wire::list(db, ns_, branch, space, prefix.as_deref(), after.as_deref(), limit, as_of);
         js(keys).map(Uint8Array::from)
     })
 }

@@ -237,17 +237,7 @@ impl Database {
         limit: Option<f64>,
         as_of: Option<f64>,
     ) -> Result<Vec<u8>> {
-        let keys = self.db()?.list_with(
-            ns(ns_)?,
-            branch as u64,
-            space,
-            prefix.as_deref().unwrap_or(""),
-            after.as_deref(),
-            wire::opt_u64(limit).map(|n| n as usize),
-            wire::opt_u64(as_of),
-            |keys| wire::strings(keys),
-        );
-        js(keys)
+        js(wire::list(self.db()?, ns_, branch, space, prefix.as_deref(), after.as_deref(), limit, as_of))
     }
 
     pub fn history(&self, ns_: u32, branch: f64, space: u32, key: &str, limit: Option<f64>) -> Result<Vec<u8>> {
