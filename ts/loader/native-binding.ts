@@ -5,8 +5,15 @@
  * owns the handle it holds: the addon frees the handle when the object is collected, so it lives as long as
  * anything can still call it. The methods forward with a fixed argument list, which V8 inlines; a rest/spread
  * forwarder or methods made in a loop would lose both that and the types.
+ *
+ * The hottest calls (get, put, delete, cas, event append and read) take no arguments at all: napi-rs skips its
+ * per-call borrow scope for those. Their arguments go into the thread's call frame (`frame.ts`) just before the
+ * call; a key or value too long for the frame goes through the call's export that takes arguments instead, which
+ * answers exactly as before (a key that long is always `LIMIT_EXCEEDED`). Every argument written is a number or a
+ * string the public API checked, so writing the frame runs no user code between the writes and the call.
  */
 import type { Binding, Ns, TxBinding } from '../backend.js'
+import { type CallFrame, type FrameAddon, Layout } from './frame.js'
 
 declare const kind: unique symbol
 /** A handle the addon made: a number only the thread that made it can use. */
@@ -17,14 +24,21 @@ type TxHandle = Handle<'transaction'>
 /** A method as the addon exports it: the handle first. */
 type Free<H, F> = F extends (...args: infer A) => infer R ? (handle: H, ...args: A) => R : never
 /** Database calls carry a `db` prefix and transaction calls a `tx` prefix, so each name means one thing. */
-type DbCalls = { [K in Exclude<keyof Binding, 'share' | 'begin'> as `db${Capitalize<K>}`]: Free<DbHandle, Binding[K]> }
+type DbCalls = {
+  [K in Exclude<keyof Binding, 'share' | 'begin' | 'getEvent'> as `db${Capitalize<K>}`]: Free<DbHandle, Binding[K]>
+}
 type TxCalls = { [K in keyof TxBinding as `tx${Capitalize<K>}`]: Free<TxHandle, TxBinding[K]> }
+/** A call's framed export: `<name>Framed`, no arguments, the same result. */
+type Framed<C, K extends keyof C & string> = { [P in K as `${P}Framed`]: () => C[P] extends (...args: never[]) => infer R ? R : never }
+type Hot = 'Get' | 'Put' | 'Delete' | 'Cas' | 'AppendEvent'
 
 /**
  * The addon's exports (crates/strata-node/src), typed from the interfaces they serve. Calls that make a handle
  * take its `owner`, the object whose collection frees it.
  */
-export interface Addon extends DbCalls, TxCalls {
+export interface Addon extends DbCalls, TxCalls, Framed<DbCalls, `db${Hot}`>, Framed<TxCalls, `tx${Hot}`>, FrameAddon {
+  /** Takes its arguments (handle, branch, space, seq, as of) from the call frame only: they always fit. */
+  dbGetEvent(): number
   dbMemory(owner: object, name: string | null): DbHandle
   dbOpen(
     owner: object,
@@ -48,23 +62,77 @@ export class NativeDatabase implements Binding {
   /** `open` makes the handle, owned by the object being constructed. */
   constructor(
     private readonly addon: Addon,
+    private readonly frame: CallFrame,
     open: (owner: object) => DbHandle,
   ) {
     this.handle = open(this)
   }
 
-  share(): Binding { return new NativeDatabase(this.addon, (owner) => this.addon.dbShare(this.handle, owner)) }
-  begin(branch: number, readOnly: boolean): TxBinding { return new NativeTransaction(this.addon, (owner) => this.addon.dbBegin(this.handle, owner, branch, readOnly)) }
+  share(): Binding { return new NativeDatabase(this.addon, this.frame, (owner) => this.addon.dbShare(this.handle, owner)) }
+  begin(branch: number, readOnly: boolean): TxBinding { return new NativeTransaction(this.addon, this.frame, (owner) => this.addon.dbBegin(this.handle, owner, branch, readOnly)) }
   setReadBuffer(buffer: Uint8Array): void { this.addon.dbSetReadBuffer(this.handle, buffer) }
   close(): void { this.addon.dbClose(this.handle) }
-  get(ns: Ns, branch: number, space: number, key: string, asOf: number | undefined): number { return this.addon.dbGet(this.handle, ns, branch, space, key, asOf) }
-  put(ns: Ns, branch: number, space: number, key: string, value: Uint8Array): number { return this.addon.dbPut(this.handle, ns, branch, space, key, value) }
-  delete(ns: Ns, branch: number, space: number, key: string): boolean { return this.addon.dbDelete(this.handle, ns, branch, space, key) }
-  cas(ns: Ns, branch: number, space: number, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined { return this.addon.dbCas(this.handle, ns, branch, space, key, expected, value) }
+
+  get(ns: Ns, branch: number, space: number, key: string, asOf: number | undefined): number {
+    const f = this.frame
+    if (!f.key(key)) return this.addon.dbGet(this.handle, ns, branch, space, key, asOf)
+    this.at(ns, branch, space)
+    f.slots[Layout.AsOf] = asOf ?? -1
+    return this.addon.dbGetFramed()
+  }
+
+  put(ns: Ns, branch: number, space: number, key: string, value: Uint8Array): number {
+    const f = this.frame
+    if (!f.value(value) || !f.key(key)) return this.addon.dbPut(this.handle, ns, branch, space, key, value)
+    this.at(ns, branch, space)
+    return this.addon.dbPutFramed()
+  }
+
+  delete(ns: Ns, branch: number, space: number, key: string): boolean {
+    if (!this.frame.key(key)) return this.addon.dbDelete(this.handle, ns, branch, space, key)
+    this.at(ns, branch, space)
+    return this.addon.dbDeleteFramed()
+  }
+
+  cas(ns: Ns, branch: number, space: number, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined {
+    const f = this.frame
+    if (!f.value(value) || !f.key(key)) return this.addon.dbCas(this.handle, ns, branch, space, key, expected, value)
+    this.at(ns, branch, space)
+    f.slots[Layout.Expected] = expected ?? -1
+    return this.addon.dbCasFramed()
+  }
+
+  appendEvent(branch: number, space: number, type: string, payload: Uint8Array): number {
+    const f = this.frame
+    if (!f.value(payload) || !f.key(type)) return this.addon.dbAppendEvent(this.handle, branch, space, type, payload)
+    const s = f.slots
+    s[Layout.Handle] = this.handle
+    s[Layout.Branch] = branch
+    s[Layout.Space] = space
+    return this.addon.dbAppendEventFramed()
+  }
+
+  getEvent(branch: number, space: number, seq: number, asOf: number | undefined): number {
+    const s = this.frame.slots
+    s[Layout.Handle] = this.handle
+    s[Layout.Branch] = branch
+    s[Layout.Space] = space
+    s[Layout.Seq] = seq
+    s[Layout.AsOf] = asOf ?? -1
+    return this.addon.dbGetEvent()
+  }
+
+  /** Writes the frame's slots every keyed call fills. */
+  private at(ns: Ns, branch: number, space: number): void {
+    const s = this.frame.slots
+    s[Layout.Handle] = this.handle
+    s[Layout.Ns] = ns
+    s[Layout.Branch] = branch
+    s[Layout.Space] = space
+  }
+
   list(ns: Ns, branch: number, space: number, prefix: string | undefined, after: string | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array { return this.addon.dbList(this.handle, ns, branch, space, prefix, after, limit, asOf) }
   history(ns: Ns, branch: number, space: number, key: string, limit: number | undefined): Uint8Array { return this.addon.dbHistory(this.handle, ns, branch, space, key, limit) }
-  appendEvent(branch: number, space: number, type: string, payload: Uint8Array): number { return this.addon.dbAppendEvent(this.handle, branch, space, type, payload) }
-  getEvent(branch: number, space: number, seq: number, asOf: number | undefined): number { return this.addon.dbGetEvent(this.handle, branch, space, seq, asOf) }
   listEvents(branch: number, space: number, type: string | undefined, after: number | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array { return this.addon.dbListEvents(this.handle, branch, space, type, after, limit, asOf) }
   countEvents(branch: number, space: number, type: string | undefined, asOf: number | undefined): number { return this.addon.dbCountEvents(this.handle, branch, space, type, asOf) }
   verifyEvents(branch: number, space: number): number | null | undefined { return this.addon.dbVerifyEvents(this.handle, branch, space) }
@@ -99,18 +167,58 @@ export class NativeTransaction implements TxBinding {
   /** `open` makes the handle, owned by the object being constructed. */
   constructor(
     private readonly addon: Addon,
+    private readonly frame: CallFrame,
     open: (owner: object) => TxHandle,
   ) {
     this.handle = open(this)
   }
 
   setReadBuffer(buffer: Uint8Array): void { this.addon.txSetReadBuffer(this.handle, buffer) }
-  get(ns: Ns, space: number, key: string): number { return this.addon.txGet(this.handle, ns, space, key) }
-  put(ns: Ns, space: number, key: string, value: Uint8Array): number { return this.addon.txPut(this.handle, ns, space, key, value) }
-  delete(ns: Ns, space: number, key: string): boolean { return this.addon.txDelete(this.handle, ns, space, key) }
-  cas(ns: Ns, space: number, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined { return this.addon.txCas(this.handle, ns, space, key, expected, value) }
   list(ns: Ns, space: number, prefix: string | undefined, after: string | undefined, limit: number | undefined): Uint8Array { return this.addon.txList(this.handle, ns, space, prefix, after, limit) }
-  appendEvent(space: number, type: string, payload: Uint8Array): number { return this.addon.txAppendEvent(this.handle, space, type, payload) }
+
+  get(ns: Ns, space: number, key: string): number {
+    if (!this.frame.key(key)) return this.addon.txGet(this.handle, ns, space, key)
+    this.at(ns, space)
+    return this.addon.txGetFramed()
+  }
+
+  put(ns: Ns, space: number, key: string, value: Uint8Array): number {
+    const f = this.frame
+    if (!f.value(value) || !f.key(key)) return this.addon.txPut(this.handle, ns, space, key, value)
+    this.at(ns, space)
+    return this.addon.txPutFramed()
+  }
+
+  delete(ns: Ns, space: number, key: string): boolean {
+    if (!this.frame.key(key)) return this.addon.txDelete(this.handle, ns, space, key)
+    this.at(ns, space)
+    return this.addon.txDeleteFramed()
+  }
+
+  cas(ns: Ns, space: number, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined {
+    const f = this.frame
+    if (!f.value(value) || !f.key(key)) return this.addon.txCas(this.handle, ns, space, key, expected, value)
+    this.at(ns, space)
+    f.slots[Layout.Expected] = expected ?? -1
+    return this.addon.txCasFramed()
+  }
+
+  appendEvent(space: number, type: string, payload: Uint8Array): number {
+    const f = this.frame
+    if (!f.value(payload) || !f.key(type)) return this.addon.txAppendEvent(this.handle, space, type, payload)
+    f.slots[Layout.Handle] = this.handle
+    f.slots[Layout.Space] = space
+    return this.addon.txAppendEventFramed()
+  }
+
+  /** Writes the frame's slots every keyed call fills. */
+  private at(ns: Ns, space: number): void {
+    const s = this.frame.slots
+    s[Layout.Handle] = this.handle
+    s[Layout.Ns] = ns
+    s[Layout.Space] = space
+  }
+
   commit(): void { this.addon.txCommit(this.handle) }
   rollback(): void { this.addon.txRollback(this.handle) }
 }

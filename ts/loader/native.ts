@@ -6,6 +6,7 @@ import { createRequire } from 'node:module'
 
 import type { Backend, Binding, ReadBuffer, TxBinding } from '../backend.js'
 import { StrataError } from '../errors.js'
+import { CallFrame } from './frame.js'
 import { type Addon, NativeDatabase } from './native-binding.js'
 
 /** Databases and transactions of the addon both take a read buffer. */
@@ -64,11 +65,13 @@ export function loadNative(): Backend {
     if (previous === undefined) delete process.env.NAPI_RS_ENFORCE_VERSION_CHECK
     else process.env.NAPI_RS_ENFORCE_VERSION_CHECK = previous
   }
+  // This thread's call frame, shared with any other copy of this package loaded in the thread.
+  const frame = new CallFrame(addon)
   return {
     name: 'native',
-    memory: (name) => new NativeDatabase(addon, (owner) => addon.dbMemory(owner, name ?? null)),
+    memory: (name) => new NativeDatabase(addon, frame, (owner) => addon.dbMemory(owner, name ?? null)),
     open: (path, o) =>
-      new NativeDatabase(addon, (owner) =>
+      new NativeDatabase(addon, frame, (owner) =>
         addon.dbOpen(owner, path, o.durability, o.readOnly, o.create, o.maxVersions, o.maxAgeMs),
       ),
     readBuffer: (binding) => ownedReadBuffer(binding as NativeBinding),

@@ -9,6 +9,7 @@ use napi::bindgen_prelude::{Float32Array, Object, Uint8Array};
 use napi_derive::napi;
 use strata_core::{self as core, wire, ErrorCode};
 
+use crate::frame;
 use crate::handles::{self, Handle, Table};
 use crate::key::Key;
 use crate::transaction::Transaction;
@@ -136,10 +137,21 @@ pub fn db_set_read_buffer(db: f64, buffer: Uint8Array) -> Result<()> {
 /// Copies the live version of a key into the read buffer; returns the length it needs, or -1 when absent.
 #[napi(catch_unwind)]
 pub fn db_get(db: f64, ns_: u32, branch: f64, space: u32, key: Key, as_of: Option<f64>) -> Result<f64> {
+    get(db, ns_, branch, space, &key, as_of)
+}
+
+/// `db_get` with its arguments in the call frame.
+#[napi(catch_unwind)]
+pub fn db_get_framed() -> Result<f64> {
+    let a = frame::args()?;
+    get(a.handle(), a.ns()?, a.branch(), a.space()?, &a.key()?, a.as_of())
+}
+
+fn get(db: f64, ns_: u32, branch: f64, space: u32, key: &str, as_of: Option<f64>) -> Result<f64> {
     handles::with(db, |h: &mut Database| {
         let (db, out) = h.reader()?;
         let found =
-            db.get(ns(ns_)?, branch as u64, space, &key, wire::opt_u64(as_of), |v| wire::read_version_into(v, out));
+            db.get(ns(ns_)?, branch as u64, space, key, wire::opt_u64(as_of), |v| wire::read_version_into(v, out));
         Ok(js(found)?.map_or(-1.0, |n| n as f64))
     })
 }
@@ -153,12 +165,32 @@ pub fn db_begin(db: f64, owner: Object, branch: f64, read_only: bool) -> Result<
 
 #[napi(catch_unwind)]
 pub fn db_put(db: f64, ns_: u32, branch: f64, space: u32, key: Key, value: &[u8]) -> Result<f64> {
-    engine(db, |db| js(db.put(ns(ns_)?, branch as u64, space, &key, value)).map(|v| v as f64))
+    put(db, ns_, branch, space, &key, value)
+}
+
+#[napi(catch_unwind)]
+pub fn db_put_framed() -> Result<f64> {
+    let a = frame::args()?;
+    put(a.handle(), a.ns()?, a.branch(), a.space()?, &a.key()?, a.value()?)
+}
+
+fn put(db: f64, ns_: u32, branch: f64, space: u32, key: &str, value: &[u8]) -> Result<f64> {
+    engine(db, |db| js(db.put(ns(ns_)?, branch as u64, space, key, value)).map(|v| v as f64))
 }
 
 #[napi(catch_unwind)]
 pub fn db_delete(db: f64, ns_: u32, branch: f64, space: u32, key: Key) -> Result<bool> {
-    engine(db, |db| js(db.delete(ns(ns_)?, branch as u64, space, &key)))
+    delete(db, ns_, branch, space, &key)
+}
+
+#[napi(catch_unwind)]
+pub fn db_delete_framed() -> Result<bool> {
+    let a = frame::args()?;
+    delete(a.handle(), a.ns()?, a.branch(), a.space()?, &a.key()?)
+}
+
+fn delete(db: f64, ns_: u32, branch: f64, space: u32, key: &str) -> Result<bool> {
+    engine(db, |db| js(db.delete(ns(ns_)?, branch as u64, space, key)))
 }
 
 /// The new version, or null when the expected version did not match.
@@ -172,8 +204,26 @@ pub fn db_cas(
     expected: Option<f64>,
     value: &[u8],
 ) -> Result<Option<f64>> {
+    cas(db, ns_, branch, space, &key, expected, value)
+}
+
+#[napi(catch_unwind)]
+pub fn db_cas_framed() -> Result<Option<f64>> {
+    let a = frame::args()?;
+    cas(a.handle(), a.ns()?, a.branch(), a.space()?, &a.key()?, a.expected(), a.value()?)
+}
+
+fn cas(
+    db: f64,
+    ns_: u32,
+    branch: f64,
+    space: u32,
+    key: &str,
+    expected: Option<f64>,
+    value: &[u8],
+) -> Result<Option<f64>> {
     let expected = expected.map(|v| v as u64);
-    engine(db, |db| js(db.cas(ns(ns_)?, branch as u64, space, &key, expected, value)).map(|v| v.map(|v| v as f64)))
+    engine(db, |db| js(db.cas(ns(ns_)?, branch as u64, space, key, expected, value)).map(|v| v.map(|v| v as f64)))
 }
 
 #[napi(catch_unwind)]
@@ -202,12 +252,26 @@ pub fn db_history(db: f64, ns_: u32, branch: f64, space: u32, key: Key, limit: O
 /// Appends an event; returns its sequence number.
 #[napi(catch_unwind)]
 pub fn db_append_event(db: f64, branch: f64, space: u32, kind: Key, payload: &[u8]) -> Result<f64> {
-    engine(db, |db| js(db.append_event(branch as u64, space, &kind, payload)).map(|s| s as f64))
+    append_event(db, branch, space, &kind, payload)
 }
 
-/// Copies event `seq` (`[type, payload]`) into the read buffer; returns the length it needs, or -1.
+/// `db_append_event` with its arguments in the call frame: the type as the key, the payload as the value.
 #[napi(catch_unwind)]
-pub fn db_get_event(db: f64, branch: f64, space: u32, seq: f64, as_of: Option<f64>) -> Result<f64> {
+pub fn db_append_event_framed() -> Result<f64> {
+    let a = frame::args()?;
+    append_event(a.handle(), a.branch(), a.space()?, &a.key()?, a.value()?)
+}
+
+fn append_event(db: f64, branch: f64, space: u32, kind: &str, payload: &[u8]) -> Result<f64> {
+    engine(db, |db| js(db.append_event(branch as u64, space, kind, payload)).map(|s| s as f64))
+}
+
+/// Copies event `seq` (`[type, payload]`) into the read buffer; returns the length it needs, or -1. Its
+/// arguments (handle, branch, space, seq, as of) always fit the call frame, so it takes them only from there.
+#[napi(catch_unwind)]
+pub fn db_get_event() -> Result<f64> {
+    let a = frame::args()?;
+    let (db, branch, space, seq, as_of) = (a.handle(), a.branch(), a.space()?, a.seq(), a.as_of());
     handles::with(db, |h: &mut Database| {
         let (db, out) = h.reader()?;
         let found = db.event(branch as u64, space, seq as u64, wire::opt_u64(as_of), |v| wire::read_event_into(v, out));

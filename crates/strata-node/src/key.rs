@@ -1,5 +1,6 @@
 //! Keys from JavaScript strings without a heap allocation per call: most keys are short, so they are copied
-//! into an inline buffer with one N-API call; longer ones fall back to a `String`.
+//! into an inline buffer with one N-API call; longer ones fall back to a `String`. Keys from the call frame
+//! (`frame`) are copied the same way, after a check that they are UTF-8.
 
 use napi::bindgen_prelude::{FromNapiValue, TypeName, ValidateNapiValue};
 use napi::{sys, ValueType};
@@ -12,11 +13,26 @@ pub enum Key {
     Heap(String),
 }
 
+impl Key {
+    /// A copy of `bytes`, or an error when they are not UTF-8.
+    pub fn from_utf8(bytes: &[u8]) -> Result<Key, std::str::Utf8Error> {
+        let s = std::str::from_utf8(bytes)?;
+        Ok(match bytes.len() {
+            len if len <= INLINE => {
+                let mut buf = [0u8; INLINE];
+                buf[..len].copy_from_slice(bytes);
+                Key::Inline(buf, len)
+            }
+            _ => Key::Heap(s.to_owned()),
+        })
+    }
+}
+
 impl std::ops::Deref for Key {
     type Target = str;
     fn deref(&self) -> &str {
         match self {
-            // N-API wrote UTF-8 into the buffer, and the length it reported.
+            // UTF-8 that N-API wrote into the buffer, or that `from_utf8` checked.
             Key::Inline(buf, len) => std::str::from_utf8(&buf[..*len]).unwrap_or_default(),
             Key::Heap(s) => s,
         }

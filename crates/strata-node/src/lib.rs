@@ -10,8 +10,12 @@
 //! An id is looked up in a thread-local slab instead, checked for its table and generation, and answers `CLOSED`
 //! when it names nothing; the handle lives until a JavaScript object, its owner, is collected
 //! (`napi_add_finalizer`). `ts/loader/native-binding.ts` gives the calls back their `Binding` methods, each
-//! object owning its handle. (napi-rs still opens a borrow scope per call with arguments, an allocation and
-//! thread-local bookkeeping, but nothing another thread touches.)
+//! object owning its handle.
+//!
+//! napi-rs still opens a borrow scope for each call with arguments (an allocation and thread-local bookkeeping,
+//! nothing another thread touches), and skips it for a function without any. So the hottest calls (get, put,
+//! delete, CAS, event append and read) also come without arguments: JavaScript writes them into the calling
+//! thread's call frame first (`frame`, which says what this saves and what does not fit).
 
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
@@ -19,6 +23,7 @@ use strata_core::{self as core, wire, ErrorCode};
 
 // Public so the exported functions count as the crate's API in every build, tests included.
 pub mod database;
+pub mod frame;
 mod handles;
 mod key;
 pub mod transaction;

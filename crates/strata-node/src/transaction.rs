@@ -7,6 +7,7 @@ use napi::bindgen_prelude::{Object, Uint8Array};
 use napi_derive::napi;
 use strata_core::{self as core, wire, ErrorCode};
 
+use crate::frame;
 use crate::handles::{self, Handle, Table};
 use crate::key::Key;
 use crate::{js, ns, read_buffer, Result};
@@ -65,27 +66,67 @@ pub fn tx_set_read_buffer(tx: f64, buffer: Uint8Array) -> Result<()> {
 /// As `db_get`, in the transaction's view.
 #[napi(catch_unwind)]
 pub fn tx_get(tx: f64, ns_: u32, space: u32, key: Key) -> Result<f64> {
+    get(tx, ns_, space, &key)
+}
+
+#[napi(catch_unwind)]
+pub fn tx_get_framed() -> Result<f64> {
+    let a = frame::args()?;
+    get(a.handle(), a.ns()?, a.space()?, &a.key()?)
+}
+
+fn get(tx: f64, ns_: u32, space: u32, key: &str) -> Result<f64> {
     handles::with(tx, |h: &mut Transaction| {
         let out = read_buffer(&mut h.read_buffer);
-        let found = js(h.tx.get(ns(ns_)?, space, &key, |v, t, bytes| wire::read_into(v, t, bytes, out)))?;
+        let found = js(h.tx.get(ns(ns_)?, space, key, |v, t, bytes| wire::read_into(v, t, bytes, out)))?;
         Ok(found.map_or(-1.0, |n| n as f64))
     })
 }
 
 #[napi(catch_unwind)]
 pub fn tx_put(tx: f64, ns_: u32, space: u32, key: Key, value: &[u8]) -> Result<f64> {
-    transaction(tx, |tx| tx.put(wire::namespace(ns_)?, space, &key, value)).map(|v| v as f64)
+    put(tx, ns_, space, &key, value)
+}
+
+#[napi(catch_unwind)]
+pub fn tx_put_framed() -> Result<f64> {
+    let a = frame::args()?;
+    put(a.handle(), a.ns()?, a.space()?, &a.key()?, a.value()?)
+}
+
+fn put(tx: f64, ns_: u32, space: u32, key: &str, value: &[u8]) -> Result<f64> {
+    transaction(tx, |tx| tx.put(wire::namespace(ns_)?, space, key, value)).map(|v| v as f64)
 }
 
 #[napi(catch_unwind)]
 pub fn tx_delete(tx: f64, ns_: u32, space: u32, key: Key) -> Result<bool> {
-    transaction(tx, |tx| tx.delete(wire::namespace(ns_)?, space, &key))
+    delete(tx, ns_, space, &key)
+}
+
+#[napi(catch_unwind)]
+pub fn tx_delete_framed() -> Result<bool> {
+    let a = frame::args()?;
+    delete(a.handle(), a.ns()?, a.space()?, &a.key()?)
+}
+
+fn delete(tx: f64, ns_: u32, space: u32, key: &str) -> Result<bool> {
+    transaction(tx, |tx| tx.delete(wire::namespace(ns_)?, space, key))
 }
 
 #[napi(catch_unwind)]
 pub fn tx_cas(tx: f64, ns_: u32, space: u32, key: Key, expected: Option<f64>, value: &[u8]) -> Result<Option<f64>> {
+    cas(tx, ns_, space, &key, expected, value)
+}
+
+#[napi(catch_unwind)]
+pub fn tx_cas_framed() -> Result<Option<f64>> {
+    let a = frame::args()?;
+    cas(a.handle(), a.ns()?, a.space()?, &a.key()?, a.expected(), a.value()?)
+}
+
+fn cas(tx: f64, ns_: u32, space: u32, key: &str, expected: Option<f64>, value: &[u8]) -> Result<Option<f64>> {
     let expected = expected.map(|v| v as u64);
-    transaction(tx, |tx| tx.cas(wire::namespace(ns_)?, space, &key, expected, value)).map(|v| v.map(|v| v as f64))
+    transaction(tx, |tx| tx.cas(wire::namespace(ns_)?, space, key, expected, value)).map(|v| v.map(|v| v as f64))
 }
 
 #[napi(catch_unwind)]
@@ -106,7 +147,17 @@ pub fn tx_list(
 
 #[napi(catch_unwind)]
 pub fn tx_append_event(tx: f64, space: u32, kind: Key, payload: &[u8]) -> Result<f64> {
-    transaction(tx, |tx| tx.append_event(space, &kind, payload)).map(|s| s as f64)
+    append_event(tx, space, &kind, payload)
+}
+
+#[napi(catch_unwind)]
+pub fn tx_append_event_framed() -> Result<f64> {
+    let a = frame::args()?;
+    append_event(a.handle(), a.space()?, &a.key()?, a.value()?)
+}
+
+fn append_event(tx: f64, space: u32, kind: &str, payload: &[u8]) -> Result<f64> {
+    transaction(tx, |tx| tx.append_event(space, kind, payload)).map(|s| s as f64)
 }
 
 /// Commits. Whatever the outcome, the transaction is finished (the engine answers `CLOSED` from now on).
