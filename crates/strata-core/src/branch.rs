@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crossbeam_utils::CachePadded;
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::entries::{shard_of, Entries, Map, SHARDS};
@@ -108,12 +109,14 @@ pub struct Branch {
     pub name: String,
     pub created_at: u64,
     pub fork: Option<Arc<Fork>>,
-    shards: Box<[RwLock<Shard>; SHARDS]>,
+    /// Each on cache lines of its own: a commit writes its shard's lock word and `latest`, which would otherwise
+    /// share a line with the neighbouring shard another thread is committing to.
+    shards: Box<[CachePadded<RwLock<Shard>>; SHARDS]>,
 }
 
 impl Branch {
     fn with_shards(name: String, created_at: u64, fork: Option<Arc<Fork>>, shards: [Shard; SHARDS]) -> Branch {
-        Branch { name, created_at, fork, shards: Box::new(shards.map(RwLock::new)) }
+        Branch { name, created_at, fork, shards: Box::new(shards.map(|s| CachePadded::new(RwLock::new(s)))) }
     }
 
     pub fn empty(name: String, created_at: u64) -> Branch {

@@ -6,17 +6,21 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crossbeam_utils::CachePadded;
+
 /// Reads the host's wall clock in microseconds since the epoch.
 pub type WallClock = fn() -> u64;
 
 pub struct Clock {
     wall: WallClock,
-    last: AtomicU64,
+    /// On a cache line of its own: every commit writes it, and the fields beside it in the database (the branch
+    /// table every call reads) would otherwise move between cores with it.
+    last: CachePadded<AtomicU64>,
 }
 
 impl Clock {
     pub fn new(wall: WallClock) -> Self {
-        Clock { wall, last: AtomicU64::new(0) }
+        Clock { wall, last: CachePadded::new(AtomicU64::new(0)) }
     }
 
     /// The next timestamp: the wall clock, or one past the previous timestamp when the wall clock has not moved on.
