@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads'
 import { Strata } from 'stratadb'
 import { Encoder } from '../ts/codec.js'
 import { checkLayout, type FrameAddon, type FrameLayout, Layout } from '../ts/loader/frame.js'
-import { BACKEND, expectCode, random } from './helpers.js'
+import { BACKEND, codeOf, expectCode, random } from './helpers.js'
 
 const ADDON = fileURLToPath(new URL('../native/index.cjs', import.meta.url))
 const DIST_CJS = fileURLToPath(new URL('../dist/index.cjs', import.meta.url))
@@ -137,16 +137,6 @@ interface Addon extends FrameAddon, Record<(typeof FRAMED)[number], () => unknow
   dbBegin(db: number, owner: object, branch: number, readOnly: boolean): number
   dbSetReadBuffer(db: number, buffer: Uint8Array): void
   errorCodes(): string[]
-}
-
-/** The code `fn` throws, or 'none'. */
-function codeOf(fn: () => unknown): string {
-  try {
-    fn()
-    return 'none'
-  } catch (e) {
-    return String((e as { code?: unknown }).code)
-  }
 }
 
 describe.runIf(BACKEND === 'native')('the native call frame', () => {

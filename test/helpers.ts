@@ -41,6 +41,16 @@ export function expectCode(fn: () => unknown, code: string, ...parts: (string | 
   return e
 }
 
+/** The code `fn` throws, or 'none'. */
+export function codeOf(fn: () => unknown): string {
+  try {
+    fn()
+    return 'none'
+  } catch (e) {
+    return String((e as { code?: unknown }).code)
+  }
+}
+
 let counter = 0
 const run = Math.random().toString(36).slice(2, 8)
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { BACKEND, collect } from './helpers.js'
+import { BACKEND, codeOf, collect } from './helpers.js'
 
 /** The calls these tests use (typed in full in ts/loader/native-binding.ts). */
 interface Addon {
@@ -23,16 +23,6 @@ const VALUE = new Uint8Array([0x01]) // MessagePack for 1
 
 /** The slot an id names: ids are table number, then a 24-bit slot index, then a 16-bit generation (handles.rs). */
 const slot = (id: number): number => Math.floor(id / 2 ** 16) % 2 ** 24
-
-/** The code `fn` throws, or 'none'. */
-function codeOf(fn: () => unknown): string {
-  try {
-    fn()
-    return 'none'
-  } catch (e) {
-    return String((e as { code?: unknown }).code)
-  }
-}
 
 /** Runs CommonJS `body` (with `addon` and `workerData` in scope) in a worker; resolves what it posts. */
 function inWorker<T>(body: string, workerData: unknown): Promise<T> {
