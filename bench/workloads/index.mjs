@@ -13,6 +13,7 @@ export const WORKLOADS = [
   'put-random',
   'get-hit',
   'get-miss',
+  'get-sizes',
   'list-prefix',
   'cas',
   'tx-10',
