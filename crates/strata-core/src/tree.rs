@@ -14,6 +14,7 @@
 //! Removal keeps the nodes it passes at least a quarter full, by borrowing from or merging with a sibling, so
 //! memory comes back when many keys go.
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::ops::{Bound, RangeBounds};
 
@@ -29,6 +30,13 @@ const LEAF: usize = 32;
 const BRANCH: usize = 32;
 const MIN_LEAF: usize = LEAF / 4;
 const MIN_BRANCH: usize = BRANCH / 4;
+
+/// What a key can be looked up as: the stored form itself, whose comparisons of short keys avoid a `memcmp` call
+/// (a lookup compares a key at every level), or plain bytes.
+pub trait Key: Ord + Borrow<[u8]> {}
+
+impl Key for Bytes {}
+impl Key for [u8] {}
 
 /// A bit per leaf slot.
 type Mask = u64;
@@ -104,7 +112,10 @@ impl<V> Node<V> {
         }
     }
 
-    fn contains(&self, key: &[u8], fp: u8) -> bool {
+    fn contains<Q: Key + ?Sized>(&self, key: &Q, fp: u8) -> bool
+    where
+        Bytes: Borrow<Q>,
+    {
         let mut node = self;
         loop {
             match node {
@@ -132,7 +143,10 @@ impl<V> Leaf<V> {
     }
 
     /// The slot of `key`, whose fingerprint is `fp`.
-    fn find(&self, key: &[u8], fp: u8) -> Option<usize> {
+    fn find<Q: Key + ?Sized>(&self, key: &Q, fp: u8) -> Option<usize>
+    where
+        Bytes: Borrow<Q>,
+    {
         // Branch-free over the whole array, so the compiler turns it into a few vector compares.
         let mut hits: Mask = 0;
         for (i, f) in self.fps.iter().enumerate() {
@@ -143,7 +157,7 @@ impl<V> Leaf<V> {
         }
         while hits != 0 {
             let i = hits.trailing_zeros() as usize;
-            if self.keys[i].as_bytes() == key {
+            if Borrow::<Q>::borrow(&self.keys[i]) == key {
                 return Some(i);
             }
             hits &= hits - 1;
@@ -218,9 +232,9 @@ impl<V> Branch<V> {
     /// The child whose keys include `key`, were it present.
     fn child<Q: Ord + ?Sized>(&self, key: &Q) -> usize
     where
-        Bytes: std::borrow::Borrow<Q>,
+        Bytes: Borrow<Q>,
     {
-        self.keys.partition_point(|s| std::borrow::Borrow::<Q>::borrow(s) <= key)
+        self.keys.partition_point(|s| Borrow::<Q>::borrow(s) <= key)
     }
 
     /// Takes `child`, the right half of child `i` split at `sep`; a branch that overflows splits in turn.
@@ -317,7 +331,10 @@ fn insert_into<V: Clone>(node: &mut Node<V>, key: Bytes, fp: u8, value: V) -> In
 }
 
 /// `found`: the key is known to be present, so a shared node on the way may be copied without looking first.
-fn remove_from<V: Clone>(node: &mut Node<V>, key: &[u8], fp: u8, found: bool) -> Option<V> {
+fn remove_from<V: Clone, Q: Key + ?Sized>(node: &mut Node<V>, key: &Q, fp: u8, found: bool) -> Option<V>
+where
+    Bytes: Borrow<Q>,
+{
     match node {
         Node::Leaf(l) => {
             let i = l.find(key, fp)?;
@@ -340,14 +357,13 @@ fn remove_from<V: Clone>(node: &mut Node<V>, key: &[u8], fp: u8, found: bool) ->
 
 pub struct Tree<V> {
     root: Option<Node<V>>,
-    len: usize,
     /// Branch levels above the leaves.
     height: usize,
 }
 
 impl<V> Clone for Tree<V> {
     fn clone(&self) -> Self {
-        Tree { root: self.root.clone(), len: self.len, height: self.height }
+        Tree { root: self.root.clone(), height: self.height }
     }
 }
 
@@ -359,19 +375,14 @@ impl<V> Default for Tree<V> {
 
 impl<V> Tree<V> {
     pub fn new() -> Tree<V> {
-        Tree { root: None, len: 0, height: 0 }
+        Tree { root: None, height: 0 }
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub fn get(&self, key: &[u8]) -> Option<&V> {
-        let fp = fingerprint(key);
+    pub fn get<Q: Key + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        Bytes: Borrow<Q>,
+    {
+        let fp = fingerprint(key.borrow());
         let mut node = self.root.as_ref()?;
         loop {
             match node {
@@ -423,8 +434,11 @@ impl<V> Tree<V> {
 impl<V: Clone> Tree<V> {
     /// Copies the nodes on the path to `key` that are shared, whether or not the key is there: a caller that
     /// misses inserts next, which would copy them anyway.
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
-        let fp = fingerprint(key);
+    pub fn get_mut<Q: Key + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        Bytes: Borrow<Q>,
+    {
+        let fp = fingerprint(key.borrow());
         let mut node = self.root.as_mut()?;
         loop {
             node = match node {
@@ -447,7 +461,7 @@ impl<V: Clone> Tree<V> {
         let Some(root) = &mut self.root else {
             let mut leaf = Leaf::new();
             leaf.insert_at(0, key, fp, value);
-            (self.root, self.len) = (Some(Node::Leaf(Arc::new(leaf))), 1);
+            self.root = Some(Node::Leaf(Arc::new(leaf)));
             return None;
         };
         match insert_into(root, key, fp, value) {
@@ -460,13 +474,14 @@ impl<V: Clone> Tree<V> {
                 self.height += 1;
             }
         }
-        self.len += 1;
         None
     }
 
-    pub fn remove(&mut self, key: &[u8]) -> Option<V> {
-        let value = remove_from(self.root.as_mut()?, key, fingerprint(key), false)?;
-        self.len -= 1;
+    pub fn remove<Q: Key + ?Sized>(&mut self, key: &Q) -> Option<V>
+    where
+        Bytes: Borrow<Q>,
+    {
+        let value = remove_from(self.root.as_mut()?, key, fingerprint(key.borrow()), false)?;
         loop {
             match &self.root {
                 Some(Node::Branch(b)) if b.children.len() == 1 => {
@@ -747,15 +762,13 @@ mod tests {
     type Model = BTreeMap<Vec<u8>, u32>;
 
     impl<V> Tree<V> {
-        /// Checks every structural invariant; returns the number of leaves.
-        fn check(&self) -> usize {
+        /// Checks every structural invariant; returns the numbers of entries and of leaves.
+        fn check(&self) -> (usize, usize) {
             let Some(root) = &self.root else {
-                assert_eq!((self.len, self.height), (0, 0));
-                return 0;
+                assert_eq!(self.height, 0);
+                return (0, 0);
             };
-            let (entries, leaves) = check_node(root, self.height, None, None, true);
-            assert_eq!(entries, self.len);
-            leaves
+            check_node(root, self.height, None, None, true)
         }
     }
 
@@ -801,8 +814,7 @@ mod tests {
     }
 
     fn assert_matches(tree: &Tree<u32>, model: &Model) {
-        tree.check();
-        assert_eq!(tree.len(), model.len());
+        assert_eq!(tree.check().0, model.len());
         assert_eq!(owned(tree.iter()), model.iter().map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>());
     }
 
@@ -900,10 +912,13 @@ mod tests {
         for op in ops {
             match op {
                 Op::Insert(k, v) => assert_eq!(tree.insert(Bytes::from(&k[..]), v), model.insert(k, v)),
-                Op::Remove(k) => assert_eq!(tree.remove(&k), model.remove(&k)),
-                Op::Get(k) => assert_eq!(tree.get(&k), model.get(&k)),
+                Op::Remove(k) => assert_eq!(tree.remove(&Bytes::from(&k[..])), model.remove(&k)),
+                Op::Get(k) => {
+                    assert_eq!(tree.get(&k[..]), model.get(&k));
+                    assert_eq!(tree.get(&Bytes::from(&k[..])), model.get(&k));
+                }
                 Op::GetMut(k, v) => {
-                    let (t, m) = (tree.get_mut(&k), model.get_mut(&k));
+                    let (t, m) = (tree.get_mut(&k[..]), model.get_mut(&k));
                     assert_eq!(t.is_some(), m.is_some());
                     if let (Some(t), Some(m)) = (t, m) {
                         (*t, *m) = (v, v);
@@ -933,7 +948,7 @@ mod tests {
                     for n in start..start.saturating_add(count) {
                         let k = numbered(prefix, n);
                         if remove {
-                            assert_eq!(tree.remove(&k), model.remove(&k));
+                            assert_eq!(tree.remove(&k[..]), model.remove(&k));
                         } else {
                             assert_eq!(tree.insert(Bytes::from(&k[..]), n as u32), model.insert(k, n as u32));
                         }
@@ -1022,7 +1037,7 @@ mod tests {
     fn sequential_loads_leave_full_leaves() {
         let n = 100_000;
         let t: Tree<u32> = (0..n).map(|i| (seq_key(i), 0)).collect();
-        assert_eq!(t.check(), n.div_ceil(LEAF));
+        assert_eq!(t.check(), (n, n.div_ceil(LEAF)));
     }
 
     #[test]
@@ -1031,11 +1046,11 @@ mod tests {
         // A fixed permutation: multiplying by a number prime to n.
         let order = (0..n).map(|i| i * 7919 % n);
         let mut t: Tree<u32> = order.clone().map(|i| (seq_key(i), 0)).collect();
-        let full = t.check();
+        let full = t.check().1;
         for i in order.filter(|i| i % 10 != 0) {
             t.remove(&seq_key(i)).expect("present");
         }
-        let left = t.check();
-        assert!(left <= n / 10 / MIN_LEAF + 1, "{left} leaves of {full} remain for {} entries", t.len());
+        let (entries, left) = t.check();
+        assert!(left <= n / 10 / MIN_LEAF + 1, "{left} leaves of {full} remain for {entries} entries");
     }
 }
