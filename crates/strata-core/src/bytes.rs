@@ -109,6 +109,8 @@ impl PartialOrd for Bytes {
 }
 
 impl Ord for Bytes {
+    // Inlined, a comparison of inline keys is a few word compares where the map's searches call it.
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         match (&self.0, &other.0) {
             (Repr::Inline { len: a, bytes: x }, Repr::Inline { len: b, bytes: y }) => {

@@ -167,6 +167,13 @@ impl<V> Leaf<V> {
 
     fn insert_at(&mut self, i: usize, key: Bytes, fp: u8, value: V) {
         let len = self.len();
+        // Appending, the common case of sequential loads, moves nothing: no calls to `memmove`.
+        if i == len {
+            self.fps[i] = fp;
+            self.keys.push(key);
+            self.vals.push(value);
+            return;
+        }
         self.fps.copy_within(i..len, i + 1);
         self.fps[i] = fp;
         self.keys.insert(i, key);
@@ -182,9 +189,14 @@ impl<V> Leaf<V> {
 
     /// Inserts into a leaf that may be full; a full one splits, returning the new right leaf's first key and leaf.
     fn insert(&mut self, key: Bytes, fp: u8, value: V) -> Inserted<V> {
-        let i = match self.keys.binary_search(&key) {
-            Ok(i) => return Inserted::Replaced(std::mem::replace(&mut self.vals[i], value)),
-            Err(i) => i,
+        // Sequential loads append: one comparison with the last key instead of a binary search.
+        let i = if self.keys.last().is_some_and(|last| *last < key) {
+            self.len()
+        } else {
+            match self.keys.binary_search(&key) {
+                Ok(i) => return Inserted::Replaced(std::mem::replace(&mut self.vals[i], value)),
+                Err(i) => i,
+            }
         };
         if self.len() < LEAF {
             self.insert_at(i, key, fp, value);
@@ -321,7 +333,9 @@ fn insert_into<V: Clone>(node: &mut Node<V>, key: Bytes, fp: u8, value: V) -> In
         Node::Leaf(l) => Arc::make_mut(l).insert(key, fp, value),
         Node::Branch(b) => {
             let b = Arc::make_mut(b);
-            let i = b.child(&key);
+            // Sequential loads go to the last child: one comparison instead of a binary search.
+            let last = b.keys.len();
+            let i = if b.keys.last().is_some_and(|s| *s <= key) { last } else { b.child(&key) };
             match insert_into(&mut b.children[i], key, fp, value) {
                 Inserted::Split(sep, right) => b.insert_child(i, sep, right),
                 done => done,
