@@ -13,6 +13,12 @@
 //! starts the new one on its own, so such loads leave full leaves; elsewhere a full node splits in the middle.
 //! Removal keeps the nodes it passes at least a quarter full, by borrowing from or merging with a sibling, so
 //! memory comes back when many keys go.
+//!
+//! Figures against `imbl::OrdMap` (which this replaced), 100k keys of 19 bytes, 16-byte values, medians of
+//! alternating runs on a noisy 2-core machine: random get 255 vs 355 ns; sequential insert 58 vs 126 ns; random
+//! insert 400 vs 325 ns; range of 100 585 vs 950 ns; clone and one write 2.7 vs 1.7 us (a write after a fork copies
+//! 32-entry nodes); map bytes per entry after sequential inserts 43 vs 92, after random inserts 64 vs 63. Leaves
+//! and branches of 32 were chosen from the cache-line arithmetic, not yet against other sizes by measurement.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
