@@ -1,7 +1,7 @@
 //! Branches: a name, the map of its keys split into independently locked shards, and where it was forked from.
 //!
-//! Forking clones every shard's map, which for `imbl::OrdMap` is one reference-count increment each: O(1) in the
-//! amount of data. The two branches then share every version chain until one of them writes.
+//! Forking clones every shard's map, which for the persistent `tree::Tree` is one reference-count increment each:
+//! O(1) in the amount of data. The two branches then share every version chain until one of them writes.
 //!
 //! Each shard has its own lock so that commits to different keys proceed in parallel (`Database::commit`); a view
 //! of the whole branch (`Branch::entries`) holds every shard's lock at once while it clones them, so it never sees

@@ -10,14 +10,14 @@
 
 use std::ops::RangeBounds;
 
-use imbl::ordmap::DiffItem;
 use itertools::Itertools;
 
 use crate::keyspace::{self, Namespace, StoreKey};
+use crate::tree::DiffItem;
 use crate::version::Head;
 
 /// One shard's map.
-pub type Map = imbl::OrdMap<StoreKey, Head>;
+pub type Map = crate::tree::Tree<Head>;
 
 /// How many shards a branch has. Two keys written from different threads share a shard one time in eight; an
 /// ordered scan seeks in every shard and merges them, so more shards make lists slower (measured on 100-key
@@ -88,12 +88,12 @@ impl Entries {
     }
 
     /// What changed from `self` to `other`, in key order, skipping every subtree the two still share.
-    pub fn diff<'a>(&'a self, other: &'a Entries) -> impl Iterator<Item = DiffItem<'a, 'a, StoreKey, Head>> {
+    pub fn diff<'a>(&'a self, other: &'a Entries) -> impl Iterator<Item = DiffItem<'a, Head>> {
         self.shards.iter().zip(&other.shards).map(|(a, b)| a.diff(b)).kmerge_by(|a, b| diff_key(a) < diff_key(b))
     }
 }
 
-fn diff_key<'a>(item: &DiffItem<'a, 'a, StoreKey, Head>) -> &'a StoreKey {
+fn diff_key<'a>(item: &DiffItem<'a, Head>) -> &'a StoreKey {
     match item {
         DiffItem::Add(k, _) | DiffItem::Remove(k, _) | DiffItem::Update { new: (k, _), .. } => k,
     }
@@ -125,7 +125,7 @@ mod tests {
     fn ordered_reads_merge_the_shards() {
         let keys: Vec<StoreKey> = (0..500).map(|i| store_key(Namespace::Kv, 0, &format!("k{i:04}"))).collect();
         let e: Entries = keys.iter().rev().map(|k| (k.clone(), head(1))).collect();
-        assert!(e.shards.iter().filter(|m| !m.is_empty()).count() > 1);
+        assert!(e.shards.iter().filter(|m| m.iter().next().is_some()).count() > 1);
         assert!(e.iter().map(|(k, _)| k).eq(keys.iter()));
         assert!(e.range(keys[10].clone()..keys[20].clone()).map(|(k, _)| k).eq(keys[10..20].iter()));
         let mut changed = e.clone();

@@ -75,7 +75,7 @@ pub fn log(entries: &Entries, space: SpaceId) -> &Map {
 
 /// The events of a space in sequence order, from the shard `log` holds them in.
 pub fn scan(log: &Map, space: SpaceId) -> impl DoubleEndedIterator<Item = (u64, &Head)> {
-    log.range::<_, StoreKey>(bounds(space)).filter_map(|(k, h)| keyspace::event_seq(k).map(|s| (s, h)))
+    log.range(bounds(space)).filter_map(|(k, h)| keyspace::event_seq(k).map(|s| (s, h)))
 }
 
 /// The next sequence number of a space and the hash the next event chains to.

@@ -39,6 +39,7 @@ mod registry;
 mod retention;
 mod snapshot;
 pub mod storage;
+mod tree;
 mod txn;
 mod value;
 mod vector_index;

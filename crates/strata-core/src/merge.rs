@@ -10,8 +10,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use imbl::ordmap::DiffItem;
-
 use crate::branch::BranchId;
 use crate::bytes::Bytes;
 use crate::db::Database;
@@ -20,6 +18,7 @@ use crate::error::{fail, Result};
 use crate::events;
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
 use crate::ops::{Op, Write};
+use crate::tree::DiffItem;
 use crate::vectors;
 use crate::version::Version;
 

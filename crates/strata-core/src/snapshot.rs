@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use imbl::ordmap::DiffItem;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
@@ -17,6 +16,7 @@ use crate::entries::Entries;
 use crate::error::{Error, ErrorCode, Result};
 use crate::keyspace::{SpaceId, StoreKey};
 use crate::log::{check_header, HEADER_LEN};
+use crate::tree::DiffItem;
 use crate::version::{Head, Version};
 
 pub const FILE: &str = "strata.snap";
