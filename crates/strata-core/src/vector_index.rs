@@ -2,7 +2,7 @@
 //!
 //! An index covers one collection of one space of one branch, and remembers the branch map it reflects (an O(1)
 //! clone of the persistent map). Before each search it catches up with the branch's current map by diffing the two:
-//! The tree's diff skips the subtrees both maps still share, so the work is in proportion to what changed, not to the
+//! the tree's diff skips the subtrees both maps still share, so the work is in proportion to what changed, not to the
 //! size of the branch. A fork's first search starts from a copy of its parent's index, which the same diff brings
 //! up to date. Indexes live in a small cache of their own, least recently used dropped first, each behind its own
 //! lock: the database lock is never held while an index is built or searched, so writers never wait for one.
