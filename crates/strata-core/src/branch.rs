@@ -61,34 +61,14 @@ impl Shard {
         self.oldest.get_or_insert(ts);
         self.latest = Some(ts);
         let origin = w.origin.unwrap_or(ts);
-        let new_head = |prev: Option<Arc<Version>>| {
-            let version = prev.as_ref().map_or(1, |p| p.version + 1);
+        // One walk down the map, whether the key is new (puts of new keys, every event) or has a chain already.
+        let mut version = 1;
+        self.map.insert_with(w.key, |prev| {
+            let prev = prev.map(|p| p.0.clone());
+            version = prev.as_ref().map_or(1, |p| p.version + 1);
             Head::new(Arc::new(Version { version, timestamp: ts, origin, value: w.value, prev }))
-        };
-        // An event's key is new (a log only grows): inserted in one walk down the map, not a failed lookup first.
-        if ns == Some(Namespace::Events) {
-            let k = w.key.clone();
-            let Some(old) = self.map.insert(w.key, new_head(None)) else { return 1 };
-            // Not reached while logs only grow; the old version is chained, not lost, if it ever is.
-            let head = self.map.get_mut(&k).expect("inserted above");
-            let fresh = Arc::get_mut(&mut head.0).expect("made above, so not shared");
-            fresh.version = old.version + 1;
-            fresh.prev = Some(old.0);
-            return fresh.version;
-        }
-        // One walk down the map for a key that exists, the common case of overwrites and CAS.
-        match self.map.get_mut(&w.key) {
-            Some(head) => {
-                *head = new_head(Some(head.0.clone()));
-                head.version
-            }
-            None => {
-                let head = new_head(None);
-                let version = head.version;
-                self.map.insert(w.key, head);
-                version
-            }
-        }
+        });
+        version
     }
 }
 

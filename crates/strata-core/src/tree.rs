@@ -216,16 +216,17 @@ impl<V> Leaf<V> {
     }
 
     /// Inserts into a leaf that may be full; a full one splits, returning the new right leaf's first key and leaf.
-    fn insert(&mut self, key: Bytes, fp: u8, value: V) -> Inserted<V> {
+    fn insert(&mut self, key: Bytes, fp: u8, value: impl FnOnce(Option<&V>) -> V) -> Inserted<V> {
         // Sequential loads append: one comparison with the last key instead of a binary search.
         let i = if self.keys.last().is_some_and(|last| *last < key) {
             self.len()
+        } else if let Some(i) = self.find(&key, fp) {
+            let new = value(Some(&self.vals[i]));
+            return Inserted::Replaced(std::mem::replace(&mut self.vals[i], new));
         } else {
-            match self.keys.binary_search(&key) {
-                Ok(i) => return Inserted::Replaced(std::mem::replace(&mut self.vals[i], value)),
-                Err(i) => i,
-            }
+            self.keys.partition_point(|k| *k < key)
         };
+        let value = value(None);
         if self.len() < LEAF {
             self.insert_at(i, key, fp, value);
             return Inserted::Added;
@@ -395,7 +396,7 @@ enum Inserted<V> {
     Split(Bytes, Node<V>),
 }
 
-fn insert_into<V: Clone>(node: &mut Node<V>, key: Bytes, fp: u8, value: V) -> Inserted<V> {
+fn insert_into<V: Clone>(node: &mut Node<V>, key: Bytes, fp: u8, value: impl FnOnce(Option<&V>) -> V) -> Inserted<V> {
     match node {
         Node::Leaf(l) => Arc::make_mut(l).insert(key, fp, value),
         Node::Branch(b) => {
@@ -513,35 +514,17 @@ impl<V> Tree<V> {
 }
 
 impl<V: Clone> Tree<V> {
-    /// Copies the nodes on the path to `key` that are shared, whether or not the key is there: a caller that
-    /// misses inserts next, which would copy them anyway.
-    pub fn get_mut<Q: Key + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
-    where
-        Bytes: Borrow<Q>,
-    {
-        let fp = fingerprint(key.borrow());
-        let mut node = self.root.as_mut()?;
-        loop {
-            node = match node {
-                Node::Branch(b) => {
-                    let b = Arc::make_mut(b);
-                    let i = b.child(key);
-                    &mut b.children[i]
-                }
-                Node::Leaf(l) => {
-                    let l = Arc::make_mut(l);
-                    let i = l.find(key, fp)?;
-                    return Some(&mut l.vals[i]);
-                }
-            }
-        }
+    pub fn insert(&mut self, key: Bytes, value: V) -> Option<V> {
+        self.insert_with(key, |_| value)
     }
 
-    pub fn insert(&mut self, key: Bytes, value: V) -> Option<V> {
+    /// Inserts the value `value` makes from the one `key` has, if any (in one walk down the tree, where `get` then
+    /// `insert` would take two); returns the value replaced.
+    pub fn insert_with(&mut self, key: Bytes, value: impl FnOnce(Option<&V>) -> V) -> Option<V> {
         let fp = fingerprint(&key);
         let Some(root) = &mut self.root else {
             let mut leaf = Leaf::new();
-            leaf.insert_at(0, key, fp, value);
+            leaf.insert_at(0, key, fp, value(None));
             self.root = Some(Node::Leaf(Arc::new(leaf)));
             return None;
         };
@@ -947,7 +930,8 @@ mod tests {
         Insert(Vec<u8>, u32),
         Remove(Vec<u8>),
         Get(Vec<u8>),
-        GetMut(Vec<u8>, u32),
+        /// `insert_with`, adding `v` to the value the key has (or inserting `v`).
+        InsertWith(Vec<u8>, u32),
         /// The snapshot becomes a clone of the tree.
         Snapshot,
         /// Writes go to the other copy from now on.
@@ -968,7 +952,7 @@ mod tests {
             8 => (key(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
             4 => key().prop_map(Op::Remove),
             2 => key().prop_map(Op::Get),
-            2 => (key(), any::<u32>()).prop_map(|(k, v)| Op::GetMut(k, v)),
+            2 => (key(), any::<u32>()).prop_map(|(k, v)| Op::InsertWith(k, v)),
             1 => Just(Op::Snapshot),
             1 => Just(Op::Swap),
             2 => (bound(), bound(), prop::collection::vec(any::<bool>(), 0..40)).prop_map(|(a, b, d)| Op::Range(a, b, d)),
@@ -1000,12 +984,11 @@ mod tests {
                     assert_eq!(tree.get(&k[..]), model.get(&k));
                     assert_eq!(tree.get(&Bytes::from(&k[..])), model.get(&k));
                 }
-                Op::GetMut(k, v) => {
-                    let (t, m) = (tree.get_mut(&k[..]), model.get_mut(&k));
-                    assert_eq!(t.is_some(), m.is_some());
-                    if let (Some(t), Some(m)) = (t, m) {
-                        (*t, *m) = (v, v);
-                    }
+                Op::InsertWith(k, v) => {
+                    let new = model.get(&k).map_or(v, |old| old.wrapping_add(v));
+                    let replaced =
+                        tree.insert_with(Bytes::from(&k[..]), |old| old.map_or(v, |old| old.wrapping_add(v)));
+                    assert_eq!(replaced, model.insert(k, new));
                 }
                 Op::Snapshot => (snap, snap_model) = (tree.clone(), model.clone()),
                 Op::Swap => {
@@ -1081,10 +1064,9 @@ mod tests {
                 assert_eq!(b.remove(&seq_key(i * 5)), mb.remove(&seq_key(i * 5).to_vec()));
             } else {
                 assert_eq!(b.insert(k.clone(), v), mb.insert(k.to_vec(), v));
-                if let Some(x) = a.get_mut(&seq_key(i * 7)) {
-                    *x += 1;
-                    *ma.get_mut(&seq_key(i * 7).to_vec()).expect("in both") += 1;
-                }
+                let k = seq_key(i * 7);
+                let new = ma.get(&k.to_vec()).map_or(0, |x| x + 1);
+                assert_eq!(a.insert_with(k.clone(), |x| x.map_or(0, |x| x + 1)), ma.insert(k.to_vec(), new));
             }
         }
         assert_matches(&a, &ma);
