@@ -474,10 +474,6 @@ impl<V> Tree<V> {
         }
     }
 
-    pub fn iter(&self) -> Iter<'_, V> {
-        self.range(..)
-    }
-
     /// Entries within `range` in key order, from either end. A range whose start is past its end is empty.
     pub fn range<R: RangeBounds<Bytes>>(&self, range: R) -> Iter<'_, V> {
         let Some(root) = &self.root else { return Iter { ends: None } };
@@ -881,7 +877,7 @@ mod tests {
 
     fn assert_matches(tree: &Tree<u32>, model: &Model) {
         assert_eq!(tree.check().0, model.len());
-        assert_eq!(owned(tree.iter()), model.iter().map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>());
+        assert_eq!(owned(tree.range(..)), model.iter().map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>());
     }
 
     type Change = (Vec<u8>, Option<u32>, Option<u32>);
