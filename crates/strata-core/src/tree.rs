@@ -478,17 +478,19 @@ impl<V> Tree<V> {
     pub fn range<R: RangeBounds<Bytes>>(&self, range: R) -> Iter<'_, V> {
         let Some(root) = &self.root else { return Iter { ends: None } };
         let front = match range.start_bound() {
-            Bound::Unbounded => Some(Cursor::first(root)),
-            Bound::Included(k) => Cursor::seek(root, |b| b.child(k), |l| l.keys.partition_point(|x| x < k)),
-            Bound::Excluded(k) => Cursor::seek(root, |b| b.child(k), |l| l.keys.partition_point(|x| x <= k)),
-        };
+            Bound::Unbounded => Cursor::descend(root, |_| 0, |_| 0),
+            Bound::Included(k) => Cursor::descend(root, |b| b.child(k), |l| l.keys.partition_point(|x| x < k)),
+            Bound::Excluded(k) => Cursor::descend(root, |b| b.child(k), |l| l.keys.partition_point(|x| x <= k)),
+        }
+        .forward();
         let back = match range.end_bound() {
-            Bound::Unbounded => Some(Cursor::last(root)),
-            Bound::Included(k) => Cursor::seek_back(root, |b| b.child(k), |l| l.keys.partition_point(|x| x <= k)),
+            Bound::Unbounded => Cursor::descend(root, |b| b.children.len() - 1, Leaf::len),
+            Bound::Included(k) => Cursor::descend(root, |b| b.child(k), |l| l.keys.partition_point(|x| x <= k)),
             Bound::Excluded(k) => {
-                Cursor::seek_back(root, |b| b.keys.partition_point(|s| s < k), |l| l.keys.partition_point(|x| x < k))
+                Cursor::descend(root, |b| b.keys.partition_point(|s| s < k), |l| l.keys.partition_point(|x| x < k))
             }
-        };
+        }
+        .backward();
         let ends = front.zip(back).filter(|(f, b)| f.key() <= b.key());
         Iter { ends }
     }
@@ -590,44 +592,26 @@ impl<'a, V> Cursor<'a, V> {
         }
     }
 
-    fn first(root: &'a Node<V>) -> Cursor<'a, V> {
-        let mut path = SmallVec::new();
-        let leaf = Cursor::down(&mut path, root, |_| 0);
-        Cursor { path, leaf, slot: 0 }
-    }
-
-    fn last(root: &'a Node<V>) -> Cursor<'a, V> {
-        let mut path = SmallVec::new();
-        let leaf = Cursor::down(&mut path, root, |b| b.children.len() - 1);
-        Cursor { path, leaf, slot: leaf.len() - 1 }
-    }
-
-    /// The first entry at or after the slot `slot` picks in the leaf `pick` leads to.
-    fn seek(
-        root: &'a Node<V>,
-        pick: impl Fn(&Branch<V>) -> usize,
-        slot: impl Fn(&Leaf<V>) -> usize,
-    ) -> Option<Cursor<'a, V>> {
+    /// Goes down the children `pick` picks, to the slot `slot` picks in the leaf there (one past its end at most).
+    fn descend(root: &'a Node<V>, pick: impl Fn(&Branch<V>) -> usize, slot: impl Fn(&Leaf<V>) -> usize) -> Self {
         let mut path = SmallVec::new();
         let leaf = Cursor::down(&mut path, root, pick);
-        let mut c = Cursor { path, leaf, slot: slot(leaf) };
-        (c.slot < leaf.len() || c.next_leaf()).then_some(c)
+        Cursor { path, leaf, slot: slot(leaf) }
     }
 
-    /// The last entry before the slot `slot` picks in the leaf `pick` leads to.
-    fn seek_back(
-        root: &'a Node<V>,
-        pick: impl Fn(&Branch<V>) -> usize,
-        slot: impl Fn(&Leaf<V>) -> usize,
-    ) -> Option<Cursor<'a, V>> {
-        let mut path = SmallVec::new();
-        let leaf = Cursor::down(&mut path, root, pick);
-        match slot(leaf) {
-            0 => {
-                let mut c = Cursor { path, leaf, slot: 0 };
-                c.prev_leaf().then_some(c)
+    /// The first entry at or after this position.
+    fn forward(mut self) -> Option<Self> {
+        (self.slot < self.leaf.len() || self.next_leaf()).then_some(self)
+    }
+
+    /// The last entry before this position.
+    fn backward(mut self) -> Option<Self> {
+        match self.slot {
+            0 => self.prev_leaf().then_some(self),
+            _ => {
+                self.slot -= 1;
+                Some(self)
             }
-            n => Some(Cursor { path, leaf, slot: n - 1 }),
         }
     }
 
