@@ -1078,6 +1078,43 @@ mod tests {
         }
     }
 
+    /// Trees three branch levels deep, which the property tests' sizes do not reach: random writes and
+    /// removals in waves that grow and shrink the tree, with a fork kept from each wave, against two models.
+    #[test]
+    fn deep_trees_match_a_btreemap_through_growth_and_shrinking() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let (mut tree, mut model) = (Tree::new(), Model::new());
+        for wave in 0..6u64 {
+            let (fork, fork_model) = (tree.clone(), model.clone());
+            let grow = wave % 2 == 0;
+            for _ in 0..120_000 {
+                let k = format!("user:{:07}", next(400_000)).into_bytes();
+                match next(8) {
+                    0..=4 if grow => {
+                        assert_eq!(tree.insert(Bytes::from(&k[..]), wave as u32), model.insert(k, wave as u32))
+                    }
+                    0 => {
+                        let new = model.get(&k).map_or(1, |v| v + 1);
+                        let old = tree.insert_with(Bytes::from(&k[..]), |v| v.map_or(1, |v| v + 1));
+                        assert_eq!(old, model.insert(k, new));
+                    }
+                    _ => assert_eq!(tree.remove(&k[..]), model.remove(&k)),
+                }
+            }
+            assert_eq!(tree.check().0, model.len());
+            assert_matches(&tree, &model);
+            assert_matches(&fork, &fork_model);
+            assert_eq!(diff_of(&fork, &tree), model_diff(&fork_model, &model));
+        }
+        assert!(tree.height >= 3 || model.is_empty(), "height {}", tree.height);
+    }
+
     #[test]
     fn sequential_loads_leave_full_leaves() {
         let n = 100_000;
