@@ -76,11 +76,10 @@ impl Transaction {
         self.snapshot.get(k).map_or(0, |h| h.version)
     }
 
-    fn observe(&mut self, k: &StoreKey) {
-        if !self.observed.contains_key(k) {
-            let v = self.snapshot_version(k);
-            self.observed.insert(k.clone(), v);
-        }
+    /// Records the key's version at the snapshot, the first time it is seen; returns it.
+    fn observe(&mut self, k: &StoreKey) -> u64 {
+        let snapshot = &self.snapshot;
+        *self.observed.entry(k.clone()).or_insert_with(|| snapshot.get(k).map_or(0, |h| h.version))
     }
 
     fn seen(&self, k: &[u8]) -> Seen<'_> {
@@ -169,8 +168,7 @@ impl Transaction {
             return fail!(LimitExceeded, "a transaction may write at most 256 MiB of values; split it");
         }
         self.write_bytes += size;
-        self.observe(&k);
-        let version = self.snapshot_version(&k) + 1;
+        let version = self.observe(&k) + 1;
         self.writes.insert(k, value.map(Bytes::from));
         Ok(version)
     }
