@@ -136,7 +136,21 @@ pub fn compact(db: &crate::Database, max_versions: Option<f64>, max_age_ms: Opti
     db.compact(rule)
 }
 
-/// Merge strategies by name.
+/// `Database::cas` with the hosts' argument types: the new version, or none when `expected` did not match.
+#[allow(clippy::too_many_arguments)]
+pub fn cas(
+    db: &crate::Database,
+    ns: u32,
+    branch: f64,
+    space: u32,
+    key: &str,
+    expected: Option<f64>,
+    value: &[u8],
+) -> Result<Option<f64>> {
+    let expected = expected.map(|v| v as u64);
+    Ok(db.cas(namespace(ns)?, branch as u64, space, key, expected, value)?.map(|v| v as f64))
+}
+
 /// `Database::list` with the hosts' argument types, as `[key, ...]`.
 #[allow(clippy::too_many_arguments)]
 pub fn list(
@@ -155,6 +169,7 @@ pub fn list(
     })
 }
 
+/// Merge strategies by name.
 pub fn strategy(name: &str) -> Result<Strategy> {
     match name {
         "strict" => Ok(Strategy::Strict),

@@ -222,8 +222,7 @@ fn cas(
     expected: Option<f64>,
     value: &[u8],
 ) -> Result<Option<f64>> {
-    let expected = expected.map(|v| v as u64);
-    engine(db, |db| js(db.cas(ns(ns_)?, branch as u64, space, key, expected, value)).map(|v| v.map(|v| v as f64)))
+    engine(db, |db| js(wire::cas(db, ns_, branch, space, key, expected, value)))
 }
 
 #[napi(catch_unwind)]

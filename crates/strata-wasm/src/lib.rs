@@ -223,8 +223,7 @@ impl Database {
         expected: Option<f64>,
         value: &[u8],
     ) -> Result<Option<f64>> {
-        let expected = expected.map(|v| v as u64);
-        js(self.db()?.cas(ns(ns_)?, branch as u64, space, key, expected, value)).map(|v| v.map(|v| v as f64))
+        js(wire::cas(self.db()?, ns_, branch, space, key, expected, value))
     }
 
     pub fn list(
