@@ -62,7 +62,7 @@ impl Shard {
         self.latest = Some(ts);
         let origin = w.origin.unwrap_or(ts);
         // One walk down the map, whether the key is new (puts of new keys, every event) or has a chain already.
-        let mut version = 1;
+        let mut version = 0;
         self.map.insert_with(w.key, |prev| {
             let prev = prev.map(|p| p.0.clone());
             version = prev.as_ref().map_or(1, |p| p.version + 1);

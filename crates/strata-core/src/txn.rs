@@ -72,14 +72,10 @@ impl Transaction {
         Ok(())
     }
 
-    fn snapshot_version(&self, k: &[u8]) -> u64 {
-        self.snapshot.get(k).map_or(0, |h| h.version)
-    }
-
     /// Records the key's version at the snapshot, the first time it is seen; returns it.
     fn observe(&mut self, k: &StoreKey) -> u64 {
         let snapshot = &self.snapshot;
-        *self.observed.entry(k.clone()).or_insert_with(|| snapshot.get(k).map_or(0, |h| h.version))
+        *self.observed.entry(k.clone()).or_insert_with(|| version_in(snapshot, k))
     }
 
     fn seen(&self, k: &[u8]) -> Seen<'_> {
@@ -92,7 +88,7 @@ impl Transaction {
     /// The version a key has in this transaction's view: its pending write counts as the next version.
     fn current_version(&self, k: &[u8]) -> Option<u64> {
         match self.seen(k) {
-            Seen::Pending(Some(_)) => Some(self.snapshot_version(k) + 1),
+            Seen::Pending(Some(_)) => Some(version_in(&self.snapshot, k) + 1),
             Seen::Pending(None) => None,
             Seen::Stored(v) => v.map(|v| v.version),
         }
@@ -286,6 +282,11 @@ impl Transaction {
         self.finished = true;
         self.snapshot = Entries::new();
     }
+}
+
+/// The version `k` has in `snapshot` (0: none).
+fn version_in(snapshot: &Entries, k: &[u8]) -> u64 {
+    snapshot.get(k).map_or(0, |h| h.version)
 }
 
 #[cfg(test)]
