@@ -207,6 +207,15 @@ impl Locked<'_> {
         self.guards[shard_of(key)].as_deref().expect("a commit touches only the shards it locked")
     }
 
+    /// The locked shards (a bit each, as `shard_bit`) whose map is still the one in `snapshot`: no commit has
+    /// touched them since it was taken, so no key in them has changed.
+    pub fn unchanged_since(&self, snapshot: &Entries) -> u32 {
+        let same = |(i, (g, m)): (usize, (&Option<RwLockWriteGuard<'_, Shard>>, &Map))| {
+            g.as_ref().is_some_and(|g| g.map.same(m)).then_some(1 << i)
+        };
+        self.guards.iter().zip(snapshot.shards()).enumerate().filter_map(same).fold(0, |set, bit| set | bit)
+    }
+
     /// Applies a commit's writes; returns the new version of the last key written.
     pub fn apply(&mut self, writes: impl IntoIterator<Item = Write>, ts: u64) -> Option<u64> {
         let mut last = None;

@@ -77,6 +77,10 @@ impl Entries {
         &self.shards[shard_of(key)]
     }
 
+    pub fn shards(&self) -> &[Map; SHARDS] {
+        &self.shards
+    }
+
     /// Entries in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&StoreKey, &Head)> {
         self.range(..)

@@ -474,6 +474,15 @@ impl<V> Tree<V> {
         }
     }
 
+    /// Whether the two are one and the same version of a map: a clone not written to since, by either side. A
+    /// write to a shared root copies it, so `true` means no write at all; `false` may still mean equal contents.
+    pub fn same(&self, other: &Tree<V>) -> bool {
+        match (&self.root, &other.root) {
+            (Some(a), Some(b)) => a.ptr_eq(b),
+            (a, b) => a.is_none() && b.is_none(),
+        }
+    }
+
     /// Entries within `range` in key order, from either end. A range whose start is past its end is empty.
     pub fn range<R: RangeBounds<Bytes>>(&self, range: R) -> Iter<'_, V> {
         let Some(root) = &self.root else { return Iter { ends: None } };
@@ -1037,6 +1046,10 @@ mod tests {
         let mut a: Tree<u32> = (0..5000).map(|i| (seq_key(i * 2), i as u32)).collect();
         let mut ma: Model = (0..5000).map(|i| (seq_key(i * 2).to_vec(), i as u32)).collect();
         let (mut b, mut mb) = (a.clone(), ma.clone());
+        assert!(a.same(&b) && Tree::<u32>::new().same(&Tree::new()) && !a.same(&Tree::new()));
+        let mut c = a.clone();
+        c.insert(seq_key(0), 0);
+        assert!(!c.same(&a), "a write to a shared root copies it, even one that changes nothing");
         for i in 0..3000 {
             let (k, v) = (seq_key(i * 3), i as u32 + 1);
             if i % 2 == 0 {
