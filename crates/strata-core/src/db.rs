@@ -602,9 +602,9 @@ pub(crate) fn scan<'a>(
     let from = keyspace::store_key(ns, space, prefix);
     let start = match after.map(|a| keyspace::store_key(ns, space, a)) {
         Some(a) if a >= from => Bound::Excluded(a),
-        _ => Bound::Included(from),
+        _ => Bound::Included(from.clone()),
     };
-    entries
-        .range((start, Bound::Unbounded))
-        .take_while(move |(k, _)| keyspace::user_key(k, ns, space).is_some_and(|u| u.starts_with(prefix)))
+    // A user key starts with the prefix exactly when its stored key starts with the stored prefix: bytes compared,
+    // nothing decoded.
+    entries.range((start, Bound::Unbounded)).take_while(move |(k, _)| k.starts_with(&from))
 }

@@ -104,8 +104,3 @@ pub fn event_key(space: SpaceId, seq: u64) -> StoreKey {
 pub fn event_seq(k: &[u8]) -> Option<u64> {
     k.get(HEADER..).and_then(|s| <[u8; 8]>::try_from(s).ok()).map(u64::from_be_bytes)
 }
-
-/// The user key of an encoded key, if it belongs to the given namespace and space.
-pub fn user_key(k: &[u8], ns: Namespace, space: SpaceId) -> Option<&str> {
-    (k.len() >= HEADER && k[..HEADER] == range_start(ns, space)).then(|| decode(k).key)
-}

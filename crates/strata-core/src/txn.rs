@@ -144,9 +144,9 @@ impl Transaction {
         let from = keyspace::store_key(ns, space, prefix);
         let lo = match after.map(|a| keyspace::store_key(ns, space, a)) {
             Some(a) if a >= from => Bound::Excluded(a),
-            _ => Bound::Included(from),
+            _ => Bound::Included(from.clone()),
         };
-        let in_prefix = |k: &StoreKey| keyspace::user_key(k, ns, space).is_some_and(|u| u.starts_with(prefix));
+        let in_prefix = |k: &StoreKey| k.starts_with(&from);
         let pending = self
             .keys
             .range::<StoreKey, _>((lo, Bound::Unbounded))
