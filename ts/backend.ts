@@ -117,6 +117,13 @@ export interface ReadBuffer {
   refresh(): void
 }
 
+/**
+ * What every read buffer holds until its first read. Shared: an `ArrayBuffer` made per read buffer, that is per
+ * transaction, cost an empty transaction half its time (measured: 2.1 -> 1.0 us on the native backend).
+ */
+export const NO_BYTES = new Uint8Array(0)
+export const NO_VIEW = new DataView(NO_BYTES.buffer)
+
 /** A loaded backend: how to open databases with it and how its read buffers work. */
 export interface Backend {
   readonly name: 'native' | 'wasm'

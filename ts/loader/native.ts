@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module'
 
-import type { Backend, Binding, ReadBuffer, TxBinding } from '../backend.js'
+import { type Backend, type Binding, NO_BYTES, NO_VIEW, type ReadBuffer, type TxBinding } from '../backend.js'
 import { StrataError } from '../errors.js'
 import { CallFrame } from './frame.js'
 import { type Addon, NativeDatabase } from './native-binding.js'
@@ -22,8 +22,8 @@ const INITIAL_READ_BUFFER = 4096
  */
 function ownedReadBuffer(binding: NativeBinding): ReadBuffer {
   const rb: ReadBuffer = {
-    bytes: new Uint8Array(0),
-    view: new DataView(new ArrayBuffer(0)),
+    bytes: NO_BYTES,
+    view: NO_VIEW,
     base: 0,
     grow(length) {
       rb.bytes = new Uint8Array(Math.max(length, rb.bytes.length * 2, INITIAL_READ_BUFFER))

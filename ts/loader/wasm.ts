@@ -3,7 +3,7 @@
  * are found and instantiated differs per runtime (sync from the file system on Node and Deno, `fetch` in browsers),
  * nothing after that does. No Node built-ins here, so the browser entry stays clean.
  */
-import type { Backend, Binding, ReadBuffer, TxBinding } from '../backend.js'
+import { type Backend, type Binding, NO_BYTES, NO_VIEW, type ReadBuffer, type TxBinding } from '../backend.js'
 import { StrataError } from '../errors.js'
 import type { HostFs } from './host-fs.js'
 
@@ -30,8 +30,8 @@ function linearReadBuffer(binding: WasmBinding, memory: WebAssembly.Memory): Rea
   let capacity = 0
   let ptr = 0
   const rb: ReadBuffer = {
-    bytes: new Uint8Array(0),
-    view: new DataView(memory.buffer, 0, 0),
+    bytes: NO_BYTES,
+    view: NO_VIEW,
     base: 0,
     grow(length) {
       // After memory growth the views read as empty although the buffer is large enough: re-deriving them is all
