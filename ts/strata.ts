@@ -818,19 +818,17 @@ class HandleTarget implements Target {
  * was changed by someone else in the meantime. Reads with `{ asOf }` and `history` read committed data.
  */
 export class Transaction implements Target {
-  /** Key-value memory, in this transaction. */
-  readonly kv: Kv
-  /** State cells, in this transaction. */
-  readonly state: State
-  /** Event logs, in this transaction: appended events appear at commit, all together. */
-  readonly events: Events
-  /** JSON documents, in this transaction. */
-  readonly json: Json
   /** @internal Where the last read landed: the transaction's buffer, or the handle's for an `asOf` read. */
   reads: ReadBuffer
   /** Transactions see their snapshot; `asOf` reads go to the database. */
   readonly asOf: undefined = undefined
-  private readonly ownReads: ReadBuffer
+  // The namespaces and the read buffer are made at first use: most transactions touch one namespace, and making
+  // all of them up front was a twentieth of a 10-put transaction.
+  private kvNs?: Kv
+  private stateNs?: State
+  private eventsNs?: Events
+  private jsonNs?: Json
+  private ownReadBuffer?: ReadBuffer
 
   /** @internal */
   constructor(
@@ -840,11 +838,31 @@ export class Transaction implements Target {
     private readonly spaceId: number,
     private readonly readOnly: boolean,
   ) {
-    this.ownReads = this.reads = db.shared.backend.readBuffer(tx)
-    this.kv = new Kv(this, Ns.Kv, 'key')
-    this.state = new State(this, Ns.State, 'cell')
-    this.events = new Events(this)
-    this.json = new Json(this)
+    this.reads = db.handle.reads
+  }
+
+  /** Key-value memory, in this transaction. */
+  get kv(): Kv {
+    return (this.kvNs ??= new Kv(this, Ns.Kv, 'key'))
+  }
+
+  /** State cells, in this transaction. */
+  get state(): State {
+    return (this.stateNs ??= new State(this, Ns.State, 'cell'))
+  }
+
+  /** Event logs, in this transaction: appended events appear at commit, all together. */
+  get events(): Events {
+    return (this.eventsNs ??= new Events(this))
+  }
+
+  /** JSON documents, in this transaction. */
+  get json(): Json {
+    return (this.jsonNs ??= new Json(this))
+  }
+
+  private get ownReads(): ReadBuffer {
+    return (this.ownReadBuffer ??= this.db.shared.backend.readBuffer(this.tx))
   }
 
   /** @internal */
