@@ -245,8 +245,8 @@ describe('transactions', () => {
   })
 
   it('reads of any size land right while memory grows, and none after the commit', () => {
-    // On WASM the read buffer is allocated at the first read, grown for a large one, re-derived after memory
-    // growth, and freed at commit.
+    // Reads land in the handle's buffer, allocated at the first read and grown for a large one; on WASM its views
+    // are re-derived after memory growth.
     const db = Strata.cache()
     const big = 'x'.repeat(100_000)
     db.kv.put('small', 1)
@@ -261,6 +261,35 @@ describe('transactions', () => {
     tx.commit()
     expectCode(() => tx.kv.get('small'), 'CLOSED')
     expect(db.kv.get('fill:1999')).toBe('1999'.repeat(500))
+  })
+
+  it('shares the read buffer of its handle: reads of transactions and handle interleave, across growth and close', () => {
+    const db = Strata.cache()
+    const big = 'y'.repeat(50_000)
+    db.kv.put('a', 'a0')
+    db.kv.put('big', big)
+    const t1 = db.begin()
+    db.kv.put('a', 'a1')
+    const t2 = db.begin()
+    db.kv.put('a', 'a2')
+    // Each read is decoded before the next one overwrites the buffer, whoever makes it.
+    expect([t1.kv.get('a'), db.kv.get('a'), t2.kv.get('a'), t1.kv.get('a')]).toEqual(['a0', 'a2', 'a1', 'a0'])
+    expect(t2.kv.getVersioned('a')).toMatchObject({ value: 'a1', version: 2 })
+    // The first large read grows the one buffer; every reader then sees it.
+    expect(t1.kv.get('big')).toBe(big)
+    expect([db.kv.get('a'), t2.kv.get('big'), t1.kv.get('a')]).toEqual(['a2', big, 'a0'])
+    // A transaction of another handle on the same engine reads through that handle's buffer.
+    const other = db.branch('default')
+    const t3 = other.begin()
+    expect([t3.kv.get('a'), t1.kv.get('a'), db.kv.get('big')]).toEqual(['a2', 'a0', big])
+    // Closing the handle ends its own calls, not the snapshots its open transactions read.
+    db.close()
+    expectCode(() => db.kv.get('a'), 'CLOSED')
+    expect([t1.kv.get('a'), t2.kv.get('big'), t3.kv.get('a')]).toEqual(['a0', big, 'a2'])
+    t1.rollback()
+    t3.kv.put('a', 'a3')
+    t3.commit()
+    expect(other.kv.get('a')).toBe('a3')
   })
 
   it('reads with asOf and history inside a transaction see committed data', () => {

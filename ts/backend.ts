@@ -131,8 +131,8 @@ export interface Backend {
   memory(name: string | undefined): Binding
   /** The on-disk database in directory `path`; throws `UNSUPPORTED` where there is no file system. */
   open(path: string, options: DiskOptions): Binding
-  /** Attaches a fresh read buffer to a binding or a transaction. */
-  readBuffer(binding: Binding | TxBinding): ReadBuffer
+  /** Attaches a fresh read buffer to a database handle; its transactions' reads land there too. */
+  readBuffer(binding: Binding): ReadBuffer
   /** The engine's list of error codes. */
   errorCodes(): string[]
 }

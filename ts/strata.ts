@@ -818,17 +818,14 @@ class HandleTarget implements Target {
  * was changed by someone else in the meantime. Reads with `{ asOf }` and `history` read committed data.
  */
 export class Transaction implements Target {
-  /** @internal Where the last read landed: the transaction's buffer, or the handle's for an `asOf` read. */
-  reads: ReadBuffer
   /** Transactions see their snapshot; `asOf` reads go to the database. */
   readonly asOf: undefined = undefined
-  // The namespaces and the read buffer are made at first use: most transactions touch one namespace, and making
-  // all of them up front was a twentieth of a 10-put transaction.
+  // The namespaces are made at first use: most transactions touch one namespace, and making all four up front
+  // was a twentieth of a 10-put transaction.
   private kvNs?: Kv
   private stateNs?: State
   private eventsNs?: Events
   private jsonNs?: Json
-  private ownReadBuffer?: ReadBuffer
 
   /** @internal */
   constructor(
@@ -837,8 +834,11 @@ export class Transaction implements Target {
     private readonly branchId: number,
     private readonly spaceId: number,
     private readonly readOnly: boolean,
-  ) {
-    this.reads = db.handle.reads
+  ) {}
+
+  /** @internal Every read lands in the database handle's buffer, the transaction's own reads included. */
+  get reads(): ReadBuffer {
+    return this.db.handle.reads
   }
 
   /** Key-value memory, in this transaction. */
@@ -859,10 +859,6 @@ export class Transaction implements Target {
   /** JSON documents, in this transaction. */
   get json(): Json {
     return (this.jsonNs ??= new Json(this))
-  }
-
-  private get ownReads(): ReadBuffer {
-    return (this.ownReadBuffer ??= this.db.shared.backend.readBuffer(this.tx))
   }
 
   /** @internal */
@@ -894,10 +890,8 @@ export class Transaction implements Target {
   /** @internal */
   get(ns: Ns, key: string, asOf: number | undefined): number {
     if (asOf !== undefined) {
-      this.reads = this.db.handle.reads
       return this.committed((b) => readInto(this.reads, () => b.get(ns, this.branchId, this.spaceId, key, asOf)))
     }
-    this.reads = this.ownReads
     return this.call(() => readInto(this.reads, () => this.tx.get(ns, this.spaceId, key)))
   }
 
@@ -934,7 +928,6 @@ export class Transaction implements Target {
 
   /** @internal Event reads see committed events (the log as of the last commit, not this transaction's). */
   getEvent(seq: number, asOf: number | undefined): number {
-    this.reads = this.db.handle.reads
     return this.committed((b) => readInto(this.reads, () => b.getEvent(this.branchId, this.spaceId, seq, asOf)))
   }
 

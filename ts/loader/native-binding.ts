@@ -52,7 +52,6 @@ export interface Addon extends DbCalls, TxCalls, Framed<DbCalls, `db${Hot}`>, Fr
   dbShare(db: DbHandle, owner: object): DbHandle
   dbBegin(db: DbHandle, owner: object, branch: number, readOnly: boolean): TxHandle
   dbSetReadBuffer(db: DbHandle, buffer: Uint8Array): void
-  txSetReadBuffer(tx: TxHandle, buffer: Uint8Array): void
   errorCodes(): string[]
 }
 
@@ -173,7 +172,6 @@ export class NativeTransaction implements TxBinding {
     this.handle = open(this)
   }
 
-  setReadBuffer(buffer: Uint8Array): void { this.addon.txSetReadBuffer(this.handle, buffer) }
   list(ns: Ns, space: number, prefix: string | undefined, after: string | undefined, limit: number | undefined): Uint8Array { return this.addon.txList(this.handle, ns, space, prefix, after, limit) }
 
   get(ns: Ns, space: number, key: string): number {

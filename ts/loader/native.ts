@@ -4,21 +4,20 @@
  */
 import { createRequire } from 'node:module'
 
-import { type Backend, type Binding, NO_BYTES, NO_VIEW, type ReadBuffer, type TxBinding } from '../backend.js'
+import { type Backend, type Binding, NO_BYTES, NO_VIEW, type ReadBuffer } from '../backend.js'
 import { StrataError } from '../errors.js'
 import { CallFrame } from './frame.js'
 import { type Addon, NativeDatabase } from './native-binding.js'
 
-/** Databases and transactions of the addon both take a read buffer. */
-type NativeBinding = (Binding | TxBinding) & { setReadBuffer(buffer: Uint8Array): void }
+/** A database handle of the addon keeps the read buffer it is given; its transactions read into it too. */
+type NativeBinding = Binding & { setReadBuffer(buffer: Uint8Array): void }
 
 const INITIAL_READ_BUFFER = 4096
 
 /**
  * Reads land in a JavaScript-owned buffer the addon keeps a reference to; it is replaced when a value outgrows it.
- * It is made at the first read, as WebAssembly's is: a transaction that only writes then allocates no buffer (a
- * 4 KiB one per transaction, with the call that hands it over, cost a 10-put transaction a sixth of its time), and
- * the first read costs one more call, which finds the buffer missing and asks for it.
+ * It is made at the first read, as WebAssembly's is, and the first read costs one more call, which finds the
+ * buffer missing and asks for it.
  */
 function ownedReadBuffer(binding: NativeBinding): ReadBuffer {
   const rb: ReadBuffer = {

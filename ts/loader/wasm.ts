@@ -3,7 +3,7 @@
  * are found and instantiated differs per runtime (sync from the file system on Node and Deno, `fetch` in browsers),
  * nothing after that does. No Node built-ins here, so the browser entry stays clean.
  */
-import { type Backend, type Binding, NO_BYTES, NO_VIEW, type ReadBuffer, type TxBinding } from '../backend.js'
+import { type Backend, type Binding, NO_BYTES, NO_VIEW, type ReadBuffer } from '../backend.js'
 import { StrataError } from '../errors.js'
 import type { HostFs } from './host-fs.js'
 
@@ -16,15 +16,14 @@ export interface WasmModule {
   errorCodes(): string[]
 }
 
-/** Databases and transactions of the module both own a read buffer in linear memory. */
-type WasmBinding = (Binding | TxBinding) & { setReadBuffer(capacity: number): number }
+/** A database handle of the module owns a read buffer in linear memory, which its transactions read into too. */
+type WasmBinding = Binding & { setReadBuffer(capacity: number): number }
 
 const INITIAL_READ_BUFFER = 4096
 
 /**
  * Reads land in a buffer inside linear memory that the binding owns; JavaScript decodes them in place. The buffer
- * is allocated at the first read: most transactions only write, and each one allocating a buffer that lives until
- * the garbage collector frees its transaction made a loop of transactions grow memory without end.
+ * is allocated at the first read.
  */
 function linearReadBuffer(binding: WasmBinding, memory: WebAssembly.Memory): ReadBuffer {
   let capacity = 0

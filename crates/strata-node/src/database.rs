@@ -57,6 +57,11 @@ impl Database {
     }
 }
 
+/// Runs `f` on the read buffer of handle `db`, open or closed: where its transactions' reads land too.
+pub(crate) fn with_read_buffer<R>(db: f64, f: impl FnOnce(&mut [u8]) -> Result<R>) -> Result<R> {
+    handles::with(db, |h: &mut Database| f(read_buffer(&mut h.read_buffer)))
+}
+
 /// Runs `f` on the engine of handle `db`, or fails with `CLOSED`.
 fn engine<R>(db: f64, f: impl FnOnce(&Arc<core::Database>) -> Result<R>) -> Result<R> {
     handles::with(db, |h: &mut Database| f(h.engine()?))
@@ -119,9 +124,9 @@ pub fn db_share(db: f64, owner: Object) -> Result<f64> {
 /// names nothing, does nothing.
 #[napi(catch_unwind)]
 pub fn db_close(db: f64) {
+    // The read buffer stays: the handle's unfinished transactions still read their snapshots into it.
     let _ = handles::with(db, |h: &mut Database| {
         h.db = None;
-        h.read_buffer = None;
         Ok(())
     });
 }
@@ -159,8 +164,8 @@ fn get(db: f64, ns_: u32, branch: f64, space: u32, key: &str, as_of: Option<f64>
 /// Starts a transaction on `branch`, owned by `owner`; returns its id.
 #[napi(catch_unwind)]
 pub fn db_begin(db: f64, owner: Object, branch: f64, read_only: bool) -> Result<f64> {
-    let tx = engine(db, |db| js(db.begin(branch as u64, read_only)))?;
-    Transaction::open(&owner, tx)
+    let tx = engine(db, |e| js(e.begin(branch as u64, read_only)))?;
+    Transaction::open(&owner, tx, db)
 }
 
 #[napi(catch_unwind)]

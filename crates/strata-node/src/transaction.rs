@@ -7,16 +7,19 @@ use napi::bindgen_prelude::{Object, Uint8Array};
 use napi_derive::napi;
 use strata_core::{self as core, wire, ErrorCode};
 
+use crate::database;
 use crate::frame;
 use crate::handles::{self, Handle, Table};
 use crate::key::Key;
-use crate::{js, ns, read_buffer, Result};
+use crate::{js, ns, Result};
 
 /// A transaction: snapshot reads plus own writes, committed atomically (see `strata_core::Transaction`). Once it
 /// is committed or rolled back, the engine answers its calls with `CLOSED`.
 pub struct Transaction {
     tx: core::Transaction,
-    read_buffer: Option<Uint8Array>,
+    /// The database handle it was begun on, whose read buffer its reads land in: a buffer of its own, made and
+    /// handed over at a transaction's first read, cost a transaction that reads half its time.
+    db: f64,
 }
 
 thread_local! {
@@ -32,35 +35,18 @@ impl Handle for Transaction {
         napi::Error::new(ErrorCode::Closed, "the transaction handle is gone; begin a new transaction".to_string())
     }
 
-    fn abandon(self) {
-        std::mem::forget(self.read_buffer);
-    }
+    fn abandon(self) {}
 }
 
 impl Transaction {
-    pub(crate) fn open(owner: &Object, tx: core::Transaction) -> Result<f64> {
-        handles::insert(owner, Transaction { tx, read_buffer: None })
-    }
-
-    /// Lets go of the read buffer once the transaction can no longer read. The handle itself lives until its owner
-    /// is collected, which in a loop of transactions that never yields to the event loop is only after the loop:
-    /// holding each one's buffer until then kept about 5 KiB per transaction (500 MiB over 100,000).
-    fn finished(&mut self) {
-        self.read_buffer = None;
+    pub(crate) fn open(owner: &Object, tx: core::Transaction, db: f64) -> Result<f64> {
+        handles::insert(owner, Transaction { tx, db })
     }
 }
 
 /// Runs `f` on the engine's transaction of handle `tx`.
 fn transaction<R>(tx: f64, f: impl FnOnce(&mut core::Transaction) -> core::Result<R>) -> Result<R> {
     handles::with(tx, |h: &mut Transaction| js(f(&mut h.tx)))
-}
-
-#[napi(catch_unwind)]
-pub fn tx_set_read_buffer(tx: f64, buffer: Uint8Array) -> Result<()> {
-    handles::with(tx, |h: &mut Transaction| {
-        h.read_buffer = Some(buffer);
-        Ok(())
-    })
 }
 
 /// As `db_get`, in the transaction's view.
@@ -77,9 +63,10 @@ pub fn tx_get_framed() -> Result<f64> {
 
 fn get(tx: f64, ns_: u32, space: u32, key: &str) -> Result<f64> {
     handles::with(tx, |h: &mut Transaction| {
-        let out = read_buffer(&mut h.read_buffer);
-        let found = js(h.tx.get(ns(ns_)?, space, key, |v, t, bytes| wire::read_into(v, t, bytes, out)))?;
-        Ok(found.map_or(-1.0, |n| n as f64))
+        database::with_read_buffer(h.db, |out| {
+            let found = js(h.tx.get(ns(ns_)?, space, key, |v, t, bytes| wire::read_into(v, t, bytes, out)))?;
+            Ok(found.map_or(-1.0, |n| n as f64))
+        })
     })
 }
 
@@ -163,11 +150,7 @@ fn append_event(tx: f64, space: u32, kind: &str, payload: &[u8]) -> Result<f64> 
 /// Commits. Whatever the outcome, the transaction is finished (the engine answers `CLOSED` from now on).
 #[napi(catch_unwind)]
 pub fn tx_commit(tx: f64) -> Result<()> {
-    handles::with(tx, |h: &mut Transaction| {
-        let committed = h.tx.commit();
-        h.finished();
-        js(committed)
-    })
+    handles::with(tx, |h: &mut Transaction| js(h.tx.commit()))
 }
 
 /// Rolls back; on a finished transaction, or an id that names nothing, does nothing.
@@ -175,7 +158,6 @@ pub fn tx_commit(tx: f64) -> Result<()> {
 pub fn tx_rollback(tx: f64) {
     let _ = handles::with(tx, |h: &mut Transaction| {
         h.tx.rollback();
-        h.finished();
         Ok(())
     });
 }

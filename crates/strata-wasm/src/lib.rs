@@ -7,6 +7,8 @@ mod alloc;
 #[cfg(target_arch = "wasm32")]
 mod memcmp;
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use strata_core::{self as core, wire, ErrorCode};
@@ -121,13 +123,18 @@ impl core::storage::Storage for Host {
 #[wasm_bindgen]
 pub struct Database {
     db: Option<Arc<core::Database>>,
-    /// Reads copy values here; JavaScript reads them in place from linear memory (see `wire::read_into`).
-    read_buffer: Vec<u8>,
+    /// Reads copy values here; JavaScript reads them in place from linear memory (see `wire::read_into`). Shared
+    /// with the handle's transactions, whose reads land here too.
+    read_buffer: ReadBuffer,
 }
+
+/// A handle's read buffer, shared with its transactions: a buffer of each transaction's own, allocated at its first
+/// read, cost every transaction that reads one more allocation and the views JavaScript derives from it.
+type ReadBuffer = Rc<RefCell<Vec<u8>>>;
 
 impl Database {
     fn new(db: Arc<core::Database>) -> Database {
-        Database { db: Some(db), read_buffer: Vec::new() }
+        Database { db: Some(db), read_buffer: ReadBuffer::default() }
     }
 
     fn db(&self) -> Result<&Arc<core::Database>> {
@@ -178,22 +185,23 @@ impl Database {
         Ok(Database::new(self.db()?.clone()))
     }
 
+    /// The read buffer stays: the handle's unfinished transactions still read their snapshots into it.
     pub fn close(&mut self) {
         self.db = None;
-        self.read_buffer = Vec::new();
     }
 
     /// Makes the read buffer `capacity` bytes long; returns its address in linear memory.
     #[wasm_bindgen(js_name = setReadBuffer)]
     pub fn set_read_buffer(&mut self, capacity: usize) -> usize {
-        self.read_buffer = vec![0; capacity];
-        self.read_buffer.as_ptr() as usize
+        let mut buffer = self.read_buffer.borrow_mut();
+        *buffer = vec![0; capacity];
+        buffer.as_ptr() as usize
     }
 
     /// Copies the live version of a key into the read buffer; returns the length it needs, or -1 when absent.
     pub fn get(&mut self, ns_: u32, branch: f64, space: u32, key: &str, as_of: Option<f64>) -> Result<f64> {
         let db = self.db.as_ref().ok_or_else(closed)?;
-        let out = &mut self.read_buffer;
+        let out = &mut self.read_buffer.borrow_mut();
         let found =
             js(db.get(ns(ns_)?, branch as u64, space, key, wire::opt_u64(as_of), |v| wire::read_version_into(v, out)))?;
         Ok(found.map_or(-1.0, |n| n as f64))
@@ -202,7 +210,7 @@ impl Database {
     /// Starts a transaction on `branch`.
     pub fn begin(&self, branch: f64, read_only: bool) -> Result<Transaction> {
         let tx = js(self.db()?.begin(branch as u64, read_only))?;
-        Ok(Transaction { tx, read_buffer: Vec::new() })
+        Ok(Transaction { tx, read_buffer: self.read_buffer.clone() })
     }
 
     pub fn put(&self, ns_: u32, branch: f64, space: u32, key: &str, value: &[u8]) -> Result<f64> {
@@ -254,7 +262,7 @@ impl Database {
     #[wasm_bindgen(js_name = getEvent)]
     pub fn get_event(&mut self, branch: f64, space: u32, seq: f64, as_of: Option<f64>) -> Result<f64> {
         let db = self.db.as_ref().ok_or_else(closed)?;
-        let out = &mut self.read_buffer;
+        let out = &mut self.read_buffer.borrow_mut();
         let found =
             js(db.event(branch as u64, space, seq as u64, wire::opt_u64(as_of), |v| wire::read_event_into(v, out)))?;
         Ok(found.map_or(-1.0, |n| n as f64))
@@ -424,21 +432,15 @@ impl Database {
 #[wasm_bindgen]
 pub struct Transaction {
     tx: core::Transaction,
-    read_buffer: Vec<u8>,
+    /// Its database handle's.
+    read_buffer: ReadBuffer,
 }
 
 #[wasm_bindgen]
 impl Transaction {
-    /// As `Database.setReadBuffer`.
-    #[wasm_bindgen(js_name = setReadBuffer)]
-    pub fn set_read_buffer(&mut self, capacity: usize) -> usize {
-        self.read_buffer = vec![0; capacity];
-        self.read_buffer.as_ptr() as usize
-    }
-
     /// As `Database.get`, in the transaction's view.
     pub fn get(&mut self, ns_: u32, space: u32, key: &str) -> Result<f64> {
-        let out = &mut self.read_buffer;
+        let out = &mut self.read_buffer.borrow_mut();
         let found = js(self.tx.get(ns(ns_)?, space, key, |v, t, bytes| wire::read_into(v, t, bytes, out)))?;
         Ok(found.map_or(-1.0, |n| n as f64))
     }
@@ -474,15 +476,11 @@ impl Transaction {
         js(self.tx.append_event(space, kind, payload)).map(|s| s as f64)
     }
 
-    /// Frees the read buffer as well: the object lives on until JavaScript collects it, and a finished
-    /// transaction refuses reads (`CLOSED`) before touching the buffer.
     pub fn commit(&mut self) -> Result<()> {
-        self.read_buffer = Vec::new();
         js(self.tx.commit())
     }
 
     pub fn rollback(&mut self) {
-        self.read_buffer = Vec::new();
         self.tx.rollback();
     }
 }
