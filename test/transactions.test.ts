@@ -292,6 +292,53 @@ describe('transactions', () => {
     expect(other.kv.get('a')).toBe('a3')
   })
 
+  it('a finished transaction stays CLOSED while later ones reuse what it ran on', async () => {
+    const db = Strata.cache()
+    db.kv.put('k', 0)
+    const t0 = db.kv.getVersioned('k')!.timestamp
+    const old = db.begin()
+    old.kv.put('a', 1)
+    old.commit()
+    // Later transactions, one of them still open, on another branch, read-only, and one that conflicts.
+    const open = db.begin()
+    open.kv.put('open', 1)
+    const branch = uniq('reuse')
+    db.forkBranch(branch)
+    db.setBranch(branch)
+    const readOnly = db.begin({ readOnly: true })
+    expectCode(() => readOnly.kv.put('x', 1), 'READ_ONLY')
+    readOnly.rollback()
+    const loser = db.begin()
+    loser.kv.get('k')
+    db.kv.put('k', 1)
+    loser.kv.put('k', 2)
+    expectCode(() => loser.commit(), 'CONFLICT')
+    const pending = db.transaction(async (tx) => {
+      await Promise.resolve()
+      tx.kv.put('async', 1)
+    })
+    db.transaction((tx) => tx.kv.put('sync', tx.kv.get('k')))
+    await pending
+    // Every call on the finished objects is CLOSED, and rollback does nothing; the open one is untouched.
+    for (const finished of [old, readOnly, loser]) {
+      expectCode(() => finished.kv.get('k'), 'CLOSED')
+      expectCode(() => finished.kv.get('k', { asOf: t0 }), 'CLOSED')
+      expectCode(() => finished.kv.history('k'), 'CLOSED')
+      expectCode(() => finished.kv.list(), 'CLOSED')
+      expectCode(() => finished.kv.put('stray', 1), 'CLOSED')
+      expectCode(() => finished.events.append('t', 1), 'CLOSED')
+      expectCode(() => finished.commit(), 'CLOSED')
+      finished.rollback()
+    }
+    expect(open.kv.get('open')).toBe(1)
+    open.commit()
+    db.setBranch('default')
+    expect(db.kv.list()).toEqual(['a', 'k', 'open'])
+    db.setBranch(branch)
+    expect(db.kv.list()).toEqual(['a', 'async', 'k', 'sync'])
+    expect(db.kv.get('sync')).toBe(1)
+  })
+
   it('reads with asOf and history inside a transaction see committed data', () => {
     const db = Strata.cache()
     db.kv.put('k', 'old')

@@ -99,6 +99,8 @@ export interface TxBinding {
   appendEvent(space: number, type: string, payload: Uint8Array): number
   commit(): void
   rollback(): void
+  /** Begins a new transaction in this finished one, so that one binding serves many transactions in turn. */
+  restart(branch: number, readOnly: boolean): void
 }
 
 /**

@@ -826,6 +826,8 @@ export class Transaction implements Target {
   private stateNs?: State
   private eventsNs?: Events
   private jsonNs?: Json
+  /** Committed or rolled back: its binding may already serve another transaction, so nothing may reach it. */
+  private finished = false
 
   /** @internal */
   constructor(
@@ -880,6 +882,7 @@ export class Transaction implements Target {
   private call<T>(f: () => T): T {
     const shared = this.db.shared
     if (shared.poisoned !== undefined) throw shared.poisoned
+    if (this.finished) throw new StrataError('CLOSED', 'this transaction has already committed or rolled back; begin a new one')
     try {
       return f()
     } catch (e) {
@@ -952,12 +955,29 @@ export class Transaction implements Target {
    *   `BRANCH_NOT_FOUND`.
    */
   commit(): void {
-    this.call(() => this.tx.commit())
+    try {
+      this.call(() => this.tx.commit())
+    } finally {
+      this.finish()
+    }
   }
 
   /** Drops every write of the transaction. Idempotent. */
   rollback(): void {
-    this.call(() => this.tx.rollback())
+    if (this.finished) return
+    try {
+      this.call(() => this.tx.rollback())
+    } finally {
+      this.finish()
+    }
+  }
+
+  /** Ends this object's use of its binding, which goes back to the handle for a later transaction. */
+  private finish(): void {
+    if (this.finished) return
+    this.finished = true
+    const spare = this.db.handle.spare
+    if (spare.length < SPARE_TRANSACTIONS) spare.push(this.tx)
   }
 }
 
@@ -976,10 +996,34 @@ function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
 interface Handle {
   binding: Binding
   reads: ReadBuffer
+  /**
+   * Bindings of this handle's finished transactions, for later ones to restart: a binding made per transaction
+   * (on the native backend a handle whose release N-API ties to its object's collection) was a fifth of a small
+   * transaction. A `Transaction` gives its binding back when it ends and never touches it again.
+   */
+  spare: TxBinding[]
 }
 
+/** How many finished transactions' bindings a handle keeps for reuse. */
+const SPARE_TRANSACTIONS = 4
+
 function openHandle(b: Backend, binding: Binding): Handle {
-  return { binding, reads: b.readBuffer(binding) }
+  return { binding, reads: b.readBuffer(binding), spare: [] }
+}
+
+/**
+ * A spare binding of the handle, restarted on `branch`. One that cannot restart is dropped: the caller then makes
+ * a new one, whose error, if any, is the one to report.
+ */
+function restartSpare(h: Handle, branch: number, readOnly: boolean): TxBinding | undefined {
+  const spare = h.spare.pop()
+  if (spare === undefined) return undefined
+  try {
+    spare.restart(branch, readOnly)
+    return spare
+  } catch {
+    return undefined
+  }
 }
 
 function emptySection(): DiffSection {
@@ -1323,7 +1367,7 @@ export class Strata {
     checkOptions(options, ['readOnly'], 'begin')
     const readOnly = options?.readOnly === true
     if (!readOnly) this.enterWrite()
-    const tx = this.call((b) => b.begin(this.branchId, readOnly))
+    const tx = this.call((b) => restartSpare(this.handle, this.branchId, readOnly) ?? b.begin(this.branchId, readOnly))
     return new Transaction(this, tx, this.branchId, this.spaceId, readOnly)
   }
 

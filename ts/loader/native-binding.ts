@@ -219,4 +219,5 @@ export class NativeTransaction implements TxBinding {
 
   commit(): void { this.addon.txCommit(this.handle) }
   rollback(): void { this.addon.txRollback(this.handle) }
+  restart(branch: number, readOnly: boolean): void { this.addon.txRestart(this.handle, branch, readOnly) }
 }

@@ -308,6 +308,20 @@ impl Transaction {
         Ok(())
     }
 
+    /// Begins anew on `branch` of the same database, once this transaction has committed or rolled back: a host
+    /// that holds each transaction behind a handle of its own can then reuse the handle instead of making one per
+    /// transaction.
+    pub fn restart(&mut self, branch: BranchId, read_only: bool) -> Result<()> {
+        if !self.finished {
+            return fail!(InvalidValue, "this transaction is still open; commit or roll it back before restarting it");
+        }
+        let Some(db) = self.db.upgrade() else {
+            return fail!(Closed, "the database of this transaction was closed");
+        };
+        *self = db.begin(branch, read_only)?;
+        Ok(())
+    }
+
     /// Drops every buffered write.
     pub fn rollback(&mut self) {
         self.finish();
@@ -433,6 +447,28 @@ mod tests {
         assert_eq!(tx.cas(State, S, "leader", None, &[2]).unwrap(), None);
         assert_eq!(db.cas(State, 0, S, "leader", None, &[9]).unwrap(), Some(1));
         assert_eq!(tx.commit().unwrap_err().code, ErrorCode::Conflict);
+    }
+
+    #[test]
+    fn a_finished_transaction_restarts_on_a_fresh_snapshot() {
+        let db = db();
+        let mut tx = db.begin(0, false).unwrap();
+        tx.put(Kv, S, "a", &[1]).unwrap();
+        assert_eq!(tx.restart(0, false).unwrap_err().code, ErrorCode::InvalidValue);
+        assert_eq!(read(&mut tx, "a"), Some(vec![1]), "a refused restart leaves the transaction as it was");
+        tx.commit().unwrap();
+        db.put(Kv, 0, S, "b", &[2]).unwrap();
+        tx.restart(0, true).unwrap();
+        assert_eq!((read(&mut tx, "a"), read(&mut tx, "b")), (Some(vec![1]), Some(vec![2])));
+        assert_eq!(tx.put(Kv, S, "c", &[3]).unwrap_err().code, ErrorCode::ReadOnly);
+        tx.rollback();
+        assert_eq!(tx.restart(7, false).unwrap_err().code, ErrorCode::BranchNotFound);
+        tx.restart(0, false).unwrap();
+        tx.put(Kv, S, "c", &[3]).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(stored(&db, "c"), Some(vec![3]));
+        drop(db);
+        assert_eq!(tx.restart(0, false).unwrap_err().code, ErrorCode::Closed);
     }
 
     #[test]

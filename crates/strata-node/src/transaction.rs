@@ -14,7 +14,8 @@ use crate::key::Key;
 use crate::{js, ns, Result};
 
 /// A transaction: snapshot reads plus own writes, committed atomically (see `strata_core::Transaction`). Once it
-/// is committed or rolled back, the engine answers its calls with `CLOSED`.
+/// is committed or rolled back, the engine answers its calls with `CLOSED`, until `tx_restart` begins the next
+/// transaction in the same handle (the TypeScript layer reuses handles so, and never calls a finished one's).
 pub struct Transaction {
     tx: core::Transaction,
     /// The database handle it was begun on, whose read buffer its reads land in: a buffer of its own, made and
@@ -151,6 +152,12 @@ fn append_event(tx: f64, space: u32, kind: &str, payload: &[u8]) -> Result<f64> 
 #[napi(catch_unwind)]
 pub fn tx_commit(tx: f64) -> Result<()> {
     handles::with(tx, |h: &mut Transaction| js(h.tx.commit()))
+}
+
+/// Begins a new transaction in this finished one's handle (see `strata_core::Transaction::restart`).
+#[napi(catch_unwind)]
+pub fn tx_restart(tx: f64, branch: f64, read_only: bool) -> Result<()> {
+    transaction(tx, |tx| tx.restart(branch as u64, read_only))
 }
 
 /// Rolls back; on a finished transaction, or an id that names nothing, does nothing.

@@ -483,6 +483,11 @@ impl Transaction {
     pub fn rollback(&mut self) {
         self.tx.rollback();
     }
+
+    /// Begins a new transaction in this finished one (see `strata_core::Transaction::restart`).
+    pub fn restart(&mut self, branch: f64, read_only: bool) -> Result<()> {
+        js(self.tx.restart(branch as u64, read_only))
+    }
 }
 
 /// The engine's error codes, for the test that checks the TypeScript list against them.
