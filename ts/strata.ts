@@ -215,17 +215,6 @@ interface Target {
   verifyEvents(): number | null | undefined
 }
 
-/** Reads a key into `reads`, growing the buffer until the value fits; returns its length or -1. */
-function readInto(reads: ReadBuffer, get: () => number): number {
-  let n = get()
-  while (n > reads.bytes.length - reads.base) {
-    reads.grow(n)
-    n = get()
-  }
-  reads.refresh()
-  return n
-}
-
 const NAMESPACE_NAMES = { [Ns.Kv]: 'kv', [Ns.State]: 'state', [Ns.Json]: 'json', [Ns.Events]: 'events' } as const
 
 /** Reads and writes of one namespace (KV or state cells) through a handle or a transaction. */
@@ -705,7 +694,10 @@ class HandleTarget implements Target {
     const db = this.db
     const h = db.enter()
     try {
-      return readInto(h.reads, () => h.binding.get(ns, db.branchId, db.spaceId, key, asOf))
+      for (;;) {
+        const n = h.binding.get(ns, db.branchId, db.spaceId, key, asOf)
+        if (h.reads.landed(n)) return n
+      }
     } catch (e) {
       throw fail(db.shared, e)
     }
@@ -775,7 +767,10 @@ class HandleTarget implements Target {
     const db = this.db
     const h = db.enter()
     try {
-      return readInto(h.reads, () => h.binding.getEvent(db.branchId, db.spaceId, seq, asOf))
+      for (;;) {
+        const n = h.binding.getEvent(db.branchId, db.spaceId, seq, asOf)
+        if (h.reads.landed(n)) return n
+      }
     } catch (e) {
       throw fail(db.shared, e)
     }
@@ -893,9 +888,19 @@ export class Transaction implements Target {
   /** @internal */
   get(ns: Ns, key: string, asOf: number | undefined): number {
     if (asOf !== undefined) {
-      return this.committed((b) => readInto(this.reads, () => b.get(ns, this.branchId, this.spaceId, key, asOf)))
+      return this.committed((b) => {
+        for (;;) {
+          const n = b.get(ns, this.branchId, this.spaceId, key, asOf)
+          if (this.reads.landed(n)) return n
+        }
+      })
     }
-    return this.call(() => readInto(this.reads, () => this.tx.get(ns, this.spaceId, key)))
+    return this.call(() => {
+      for (;;) {
+        const n = this.tx.get(ns, this.spaceId, key)
+        if (this.reads.landed(n)) return n
+      }
+    })
   }
 
   /** @internal */
@@ -931,7 +936,12 @@ export class Transaction implements Target {
 
   /** @internal Event reads see committed events (the log as of the last commit, not this transaction's). */
   getEvent(seq: number, asOf: number | undefined): number {
-    return this.committed((b) => readInto(this.reads, () => b.getEvent(this.branchId, this.spaceId, seq, asOf)))
+    return this.committed((b) => {
+      for (;;) {
+        const n = b.getEvent(this.branchId, this.spaceId, seq, asOf)
+        if (this.reads.landed(n)) return n
+      }
+    })
   }
 
   /** @internal */

@@ -24,12 +24,13 @@ function ownedReadBuffer(binding: NativeBinding): ReadBuffer {
     bytes: NO_BYTES,
     view: NO_VIEW,
     base: 0,
-    grow(length) {
+    landed(length) {
+      if (length <= rb.bytes.length) return true
       rb.bytes = new Uint8Array(Math.max(length, rb.bytes.length * 2, INITIAL_READ_BUFFER))
       rb.view = new DataView(rb.bytes.buffer)
       binding.setReadBuffer(rb.bytes)
+      return false
     },
-    refresh() {},
   }
   return rb
 }

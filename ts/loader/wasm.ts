@@ -32,21 +32,19 @@ function linearReadBuffer(binding: WasmBinding, memory: WebAssembly.Memory): Rea
     bytes: NO_BYTES,
     view: NO_VIEW,
     base: 0,
-    grow(length) {
-      // After memory growth the views read as empty although the buffer is large enough: re-deriving them is all
-      // that is needed then, not a buffer twice as large.
-      if (length > capacity) {
+    landed(length) {
+      const fits = length <= capacity
+      if (!fits) {
         capacity = Math.max(length, capacity * 2, INITIAL_READ_BUFFER)
         ptr = binding.setReadBuffer(capacity)
       }
-      rb.refresh()
-    },
-    refresh() {
-      // Memory growth detaches the old views (their length drops to 0); a new buffer also moves `ptr` relative to it.
+      // Memory growth (any allocation of the engine's) detaches the old views: their length drops to 0 although the
+      // buffer is large enough. A new buffer also moves `ptr` relative to them.
       if (rb.view.buffer !== memory.buffer || rb.bytes.byteOffset !== ptr || rb.bytes.length !== capacity) {
         rb.bytes = new Uint8Array(memory.buffer, ptr, capacity)
         rb.view = new DataView(memory.buffer, ptr, capacity)
       }
+      return fits
     },
   }
   return rb
