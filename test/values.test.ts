@@ -52,9 +52,14 @@ describe('values: scalars round-trip', () => {
     },
   )
 
-  it('a fractional float keeps its kind', () => {
+  it('a float keeps its kind, also one that is integral but beyond ±(2^53−1)', () => {
     expect(Value.kind(roundTrip(1.5))).toBe('float')
     expect(Value.kind(roundTrip(-1e-300))).toBe('float')
+    for (const n of [2 ** 53, -(2 ** 53), 1e20, Number.MAX_VALUE]) {
+      expect(Value.kind(roundTrip(n))).toBe('float')
+      expect(Value.asInt(roundTrip(n))).toBeUndefined()
+      expect(Value.asFloat(roundTrip(n))).toBe(n)
+    }
   })
 
   it('-0 reads back as 0', () => {
@@ -412,6 +417,8 @@ describe('Value helpers', () => {
     expect(Value.kind(-7)).toBe('int')
     expect(Value.kind(2n ** 60n)).toBe('int')
     expect(Value.kind(1.5)).toBe('float')
+    expect(Value.kind(2 ** 53)).toBe('float')
+    expect(Value.kind(-(2 ** 53 - 1))).toBe('int')
     expect(Value.kind('')).toBe('string')
     expect(Value.kind(new Uint8Array(1))).toBe('bytes')
     expect(Value.kind([])).toBe('array')
@@ -423,7 +430,9 @@ describe('Value helpers', () => {
     expect(Value.asInt(42)).toBe(42)
     expect(Value.asInt(0)).toBe(0)
     expect(Value.asInt(2n ** 60n)).toBe(2n ** 60n)
+    expect(Value.asInt(2 ** 53 - 1)).toBe(2 ** 53 - 1)
     expect(Value.asInt(1.5)).toBeUndefined()
+    expect(Value.asInt(2 ** 53)).toBeUndefined()
     expect(Value.asInt('1')).toBeUndefined()
     expect(Value.asInt(null)).toBeUndefined()
     expect(Value.asInt(true)).toBeUndefined()

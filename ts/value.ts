@@ -16,8 +16,9 @@ export const Value = {
    * Reads an integer.
    *
    * @param v - any value, typically one read from the database.
-   * @returns `v` when it is an integral `number` or a `bigint`, else `undefined` (`1.5`, `'1'` and `null` are not
-   *   integers).
+   * @returns `v` when it is an integral `number` within ±(2^53 − 1) or a `bigint`, else `undefined` (`1.5`, `'1'`
+   *   and `null` are not integers; nor is `2 ** 53`, which is stored as a float, as the engine stores every number
+   *   that JavaScript cannot hold exactly as an integer).
    * @example
    * ```ts
    * Value.asInt(42) // 42
@@ -26,7 +27,7 @@ export const Value = {
    * ```
    */
   asInt(v: unknown): number | bigint | undefined {
-    if (typeof v === 'number') return Number.isInteger(v) ? v : undefined
+    if (typeof v === 'number') return Number.isSafeInteger(v) ? v : undefined
     return typeof v === 'bigint' ? v : undefined
   },
 
@@ -130,7 +131,8 @@ export const Value = {
    * Tells which kind of value `v` is.
    *
    * @param v - a value, typically one read from the database.
-   * @returns `'null'`, `'bool'`, `'int'` (an integral `number` or a `bigint`), `'float'` (any other `number`),
+   * @returns `'null'`, `'bool'`, `'int'` (an integral `number` within ±(2^53 − 1), or a `bigint`), `'float'` (any
+   *   other `number`: the kind it is stored as),
    *   `'string'`, `'bytes'` (a `Uint8Array`), `'array'` or `'object'`.
    * @example
    * ```ts
@@ -145,7 +147,7 @@ export const Value = {
       case 'boolean':
         return 'bool'
       case 'number':
-        return Number.isInteger(v) ? 'int' : 'float'
+        return Number.isSafeInteger(v) ? 'int' : 'float'
       case 'bigint':
         return 'int'
       case 'string':
