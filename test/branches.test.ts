@@ -319,6 +319,12 @@ describe('branches: delete', () => {
       ['listSpaces', () => h.listSpaces()],
       ['deleteSpace', () => h.deleteSpace('s', { force: true })],
       ['timeRange', () => h.timeRange()],
+      ['currentBranch', () => h.currentBranch()],
+      ['currentSpace', () => h.currentSpace()],
+      ['setSpace', () => h.setSpace('s')],
+      ['at', () => h.at(1)],
+      ['events.append', () => h.events.append('t', 1)],
+      ['json.set', () => h.json.set('d', '$', 1)],
     ]
     const wrong = calls.flatMap(([what, fn]) => {
       try {

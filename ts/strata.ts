@@ -1189,9 +1189,18 @@ export class Strata {
 
   // ---- branches ---------------------------------------------------------------------------------------------
 
-  /** The handle's current branch. */
-  currentBranch(): string {
+  /**
+   * As `enter`, and fails with `BRANCH_NOT_FOUND` once another handle deleted this handle's branch: the calls that
+   * do not reach the engine (`currentBranch`, `setSpace` …) say so too, not only reads and writes.
+   */
+  private enterBranch(): void {
     this.enter()
+    this.call((b) => b.branchName(this.branchId))
+  }
+
+  /** The handle's current branch. @throws {StrataError} `BRANCH_NOT_FOUND` (deleted by another handle), `CLOSED`. */
+  currentBranch(): string {
+    this.enterBranch()
     return this.branchName
   }
 
@@ -1317,15 +1326,18 @@ export class Strata {
 
   // ---- spaces -----------------------------------------------------------------------------------------------
 
-  /** The handle's current space (`default` to begin with). */
+  /** The handle's current space (`default` to begin with). @throws {StrataError} `BRANCH_NOT_FOUND`, `CLOSED`. */
   currentSpace(): string {
-    this.enter()
+    this.enterBranch()
     return this.spaceName
   }
 
-  /** Switches this handle to space `name`; the space comes into being with its first write. @throws `INVALID_NAME`. */
+  /**
+   * Switches this handle to space `name`; the space comes into being with its first write.
+   * @throws {StrataError} `INVALID_NAME`, `BRANCH_NOT_FOUND`, `CLOSED`.
+   */
   setSpace(name: string): void {
-    this.enter()
+    this.enterBranch()
     checkName(name, 'space')
     this.spaceId = this.call((b) => b.spaceId(name))
     this.spaceName = name
@@ -1351,10 +1363,10 @@ export class Strata {
 
   /**
    * A read-only handle that sees the current branch as of `timestamp` (microseconds since the epoch).
-   * @throws {StrataError} `INVALID_VALUE` for a timestamp that is not a non-negative number.
+   * @throws {StrataError} `INVALID_VALUE` for a timestamp that is not a non-negative number, `BRANCH_NOT_FOUND`.
    */
   at(timestamp: number): Strata {
-    this.enter()
+    this.enterBranch()
     const ts = optionalNumber(timestamp, 'timestamp', false)
     if (ts === undefined) throw new StrataError('INVALID_VALUE', 'at() needs a timestamp in microseconds since the epoch')
     return this.derive([this.branchName, this.branchId], ts)
