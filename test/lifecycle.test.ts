@@ -191,6 +191,20 @@ describe('Strata.cache', () => {
     expect(b.branchExists('x')).toBe(false)
   })
 
+  it('a named cache keeps its data when every handle of it is closed or collected', async () => {
+    const name = uniq('kept')
+    const a = Strata.cache({ name })
+    a.kv.put('k', 1)
+    a.close()
+    expect(Strata.cache({ name }).kv.get('k')).toBe(1)
+    // A handle never closed, and unreachable: collected, its data stays with the name.
+    ;(() => Strata.cache({ name }).kv.put('j', 2))()
+    await collect()
+    const again = Strata.cache({ name })
+    expect([again.kv.get('k'), again.kv.get('j')]).toEqual([1, 2])
+    expect(again.kv.getVersioned('k')?.version).toBe(1)
+  })
+
   it('two opens with the same name share data, branches and spaces', () => {
     const name = uniq('shared')
     const a = Strata.cache({ name })

@@ -177,6 +177,14 @@ describe.runIf(BACKEND === 'native')('worker threads sharing one engine', () => 
     }
   })
 
+  it("a worker's writes to a named cache outlive the worker, with no other handle open meanwhile", async () => {
+    const name = uniq('outlives')
+    await inWorker<boolean>(`db.kv.put('from-worker', 1); db.close(); return true`, { name })
+    await inWorker<boolean>(`db.kv.put('from-second', 2); return true`, { name })
+    const db = Strata.cache({ name })
+    expect([db.kv.get('from-worker'), db.kv.get('from-second')]).toEqual([1, 2])
+  })
+
   it('a worker that exits without closing its handle does not disturb the others', async () => {
     const name = uniq('leak')
     const main = Strata.cache({ name })

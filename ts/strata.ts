@@ -1088,7 +1088,8 @@ export class Strata {
 
   /**
    * An in-memory database. With `{ name }`, the process-wide database of that name (native backend; on WASM the
-   * name is private to the instance): every `Strata.cache({ name })` with the same name reaches the same data.
+   * name is private to the instance): every `Strata.cache({ name })` with the same name reaches the same data, also
+   * after every earlier handle on it was closed (a named database lives as long as the process).
    * @throws {StrataError} `INVALID_VALUE` for unknown options.
    * @example const db = Strata.cache(); db.kv.put('a', 1)
    */

@@ -1,6 +1,7 @@
 //! One engine per database per process: every open of the same named in-memory database, or of the same
-//! directory (symlinks resolved), from any thread, reaches the same `Database`, which lives until the last handle
-//! drops it.
+//! directory (symlinks resolved), from any thread, reaches the same `Database`. A directory's engine lives until
+//! the last handle drops it, which releases the directory; a named in-memory database lives as long as the process
+//! (on WebAssembly, the instance), so that worker threads which come and go all find its data.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -11,15 +12,15 @@ use crate::error::Result;
 use crate::persist::OpenOptions;
 use crate::storage::Storage;
 
-fn named() -> &'static Mutex<HashMap<String, Weak<Database>>> {
-    static NAMED: OnceLock<Mutex<HashMap<String, Weak<Database>>>> = OnceLock::new();
-    NAMED.get_or_init(Default::default)
+fn directories() -> &'static Mutex<HashMap<String, Weak<Database>>> {
+    static OPEN: OnceLock<Mutex<HashMap<String, Weak<Database>>>> = OnceLock::new();
+    OPEN.get_or_init(Default::default)
 }
 
-/// The process-wide database registered under `key`, or a new one from `make`, registered for later opens.
-pub fn shared(key: &str, make: impl FnOnce() -> Result<Database>) -> Result<Arc<Database>> {
+/// The engine registered under `key` while a handle holds it, or a new one from `make`, registered for later opens.
+fn shared(key: &str, make: impl FnOnce() -> Result<Database>) -> Result<Arc<Database>> {
     // A panic elsewhere while holding the lock leaves the map itself intact, so a poisoned lock is still usable.
-    let mut map = named().lock().unwrap_or_else(|e| e.into_inner());
+    let mut map = directories().lock().unwrap_or_else(|e| e.into_inner());
     if let Some(db) = map.get(key).and_then(Weak::upgrade) {
         return Ok(db);
     }
@@ -29,9 +30,11 @@ pub fn shared(key: &str, make: impl FnOnce() -> Result<Database>) -> Result<Arc<
     Ok(db)
 }
 
-/// The process-wide in-memory database called `name`, created on first use.
+/// The process-wide in-memory database called `name`, created on first use and kept from then on.
 pub fn named_memory(name: &str, wall: WallClock) -> Arc<Database> {
-    shared(&format!("memory:{name}"), || Ok(Database::new(wall))).expect("creating a database in memory cannot fail")
+    static KEPT: OnceLock<Mutex<HashMap<String, Arc<Database>>>> = OnceLock::new();
+    let mut kept = KEPT.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    kept.entry(name.to_string()).or_insert_with(|| Arc::new(Database::new(wall))).clone()
 }
 
 /// The process-wide engine of the on-disk database in `storage` (keyed by its resolved path), opened on first
@@ -86,11 +89,21 @@ mod tests {
     }
 
     #[test]
-    fn same_name_same_engine_until_the_last_handle_goes() {
+    fn same_name_same_engine_also_after_every_handle_went() {
         let a = named_memory("registry-test", wall);
         let b = named_memory("registry-test", wall);
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &named_memory("registry-other", wall)));
+        let first = Arc::as_ptr(&a);
+        drop((a, b));
+        assert!(std::ptr::eq(Arc::as_ptr(&named_memory("registry-test", wall)), first));
+    }
+
+    #[test]
+    fn a_directory_engine_goes_with_its_last_handle() {
+        let a = shared("dir:registry-test", || Ok(Database::new(wall))).unwrap();
+        let b = shared("dir:registry-test", || Ok(Database::new(wall))).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
         let weak = Arc::downgrade(&a);
         drop((a, b));
         assert!(weak.upgrade().is_none());
