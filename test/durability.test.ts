@@ -658,20 +658,66 @@ describe('readOnly', () => {
     await w.kill()
   })
 
-  it('in the same process as a writer, also sees the state as of its open', () => {
+  it('in the same process as a writer, shares its engine: sees every write at once, and refuses every write', () => {
     const dir = tempDir()
     const w = Strata.open(dir)
     try {
       w.kv.put('a', 1)
+      w.vector.createCollection('c', { dimension: 2 })
       const r = Strata.open(dir, { readOnly: true })
       w.kv.put('a', 2)
-      expect(r.kv.get('a')).toBe(1)
-      expectCode(() => r.kv.put('a', 3), 'READ_ONLY')
+      w.forkBranch('later')
+      expect(r.kv.get('a')).toBe(2)
+      expect(r.branchExists('later')).toBe(true)
+      expect(r.transaction((tx) => tx.kv.get('a'), { readOnly: true })).toBe(2)
+      const writes: [string, () => unknown][] = [
+        ['kv.put', () => r.kv.put('a', 3)],
+        ['kv.delete', () => r.kv.delete('a')],
+        ['state.set', () => r.state.set('s', 1)],
+        ['state.init', () => r.state.init('s', 1)],
+        ['state.cas', () => r.state.cas('s', null, 1)],
+        ['state.update', () => r.state.update('s', () => 1)],
+        ['events.append', () => r.events.append('t', 1)],
+        ['json.set', () => r.json.set('d', '$', 1)],
+        ['json.delete', () => r.json.delete('d')],
+        ['vector.createCollection', () => r.vector.createCollection('d', { dimension: 2 })],
+        ['vector.upsert', () => r.vector.upsert('c', 'k', [1, 0])],
+        ['vector.delete', () => r.vector.delete('c', 'k')],
+        ['vector.deleteCollection', () => r.vector.deleteCollection('c')],
+        ['createBranch', () => r.createBranch('x')],
+        ['forkBranch', () => r.forkBranch('y')],
+        ['deleteBranch', () => r.deleteBranch('later')],
+        ['mergeBranches', () => r.mergeBranches('later')],
+        ['deleteSpace', () => r.deleteSpace('s', { force: true })],
+        ['transaction', () => r.transaction((tx) => tx.kv.put('a', 3))],
+        ['begin', () => r.begin()],
+        ['branch(...).kv.put', () => r.branch('later').kv.put('a', 3)],
+        ['checkpoint', () => r.checkpoint()],
+        ['compact', () => r.compact({ maxVersions: 1 })],
+      ]
+      const wrong = writes.flatMap(([what, fn]) => {
+        try {
+          return [`${what}: returned ${JSON.stringify(fn())}`]
+        } catch (e) {
+          const code = (e as { code?: string }).code
+          return code === 'READ_ONLY' ? [] : [`${what}: ${code}`]
+        }
+      })
+      expect(wrong).toEqual([])
       r.close()
-      expect(w.kv.get('a')).toBe(2)
+      // Closing the reader left the writer's engine open, with nothing of the refused writes.
+      expect([w.kv.get('a'), w.kv.history('a').length, w.events.count()]).toEqual([2, 2, 0])
+      expect(w.kv.put('a', 4)).toBe(3)
     } finally {
       w.close()
     }
+  })
+
+  it('never creates a directory: a missing one is IO, naming it', () => {
+    const dir = path.join(tempDir(), 'missing')
+    expectCode(() => Strata.open(dir, { readOnly: true }), 'IO', 'does not exist')
+    expectCode(() => Strata.open(dir, { readOnly: true, create: true }), 'IO', 'readOnly')
+    expect(fs.existsSync(dir)).toBe(false)
   })
 
   it('a checkpoint by the writer while a reader is opening never hides logged writes from it', async () => {

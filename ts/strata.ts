@@ -97,7 +97,11 @@ export interface OpenOptions {
    * `checkpoint()` and `close()`.
    */
   durability?: Durability
-  /** Open without writing (alongside a writer in another process), seeing the directory as of the open. */
+  /**
+   * Open without writing: writes throw `READ_ONLY`. Beside a writer of this process, the handle shares its engine and
+   * sees every write at once; beside a writer in another process, it sees the directory as of the open. A read-only
+   * open never creates the directory.
+   */
   readOnly?: boolean
   /** Create the directory when it is missing (default `true`). */
   create?: boolean
@@ -171,7 +175,14 @@ const encoder = new Encoder()
 /** The engine state a handle shares with the handles made from it. */
 class Shared {
   poisoned: StrataError | undefined
-  constructor(readonly backend: Backend) {}
+  /**
+   * Opened with `readOnly: true`. Its engine may be a writer's of this process (shared so that it sees every write),
+   * so the handles refuse writes themselves.
+   */
+  constructor(
+    readonly backend: Backend,
+    readonly readOnly = false,
+  ) {}
 }
 
 /** Turns anything a binding threw into a `StrataError`, remembering a WebAssembly trap: the instance is unusable. */
@@ -1137,14 +1148,14 @@ export class Strata {
       binding = b.open(path, {
         durability,
         readOnly: options?.readOnly === true,
-        create: options?.create !== false,
+        create: options?.create !== false && options?.readOnly !== true,
         maxVersions: retention.maxVersions,
         maxAgeMs: retention.maxAgeMs,
       })
     } catch (e) {
       throw StrataError.from(e)
     }
-    return new Strata(new Shared(b), openHandle(b, binding), ['default', 0], ['default', 0])
+    return new Strata(new Shared(b, options?.readOnly === true), openHandle(b, binding), ['default', 0], ['default', 0])
   }
 
   /** Which backend this handle uses. */
@@ -1159,9 +1170,18 @@ export class Strata {
     return this.handle
   }
 
+  /** As `enter`, refusing a handle of a `readOnly` open (`checkpoint` too, which an `at()` handle may call). */
+  private enterReadWrite(): Handle {
+    const h = this.enter()
+    if (this.shared.readOnly) {
+      throw new StrataError('READ_ONLY', 'this database was opened with readOnly: true; open it without to write')
+    }
+    return h
+  }
+
   /** @internal As `enter`, for writes: a handle from `db.at(ts)` is read-only. */
   enterWrite(): Handle {
-    const h = this.enter()
+    const h = this.enterReadWrite()
     if (this.asOf !== undefined) {
       throw new StrataError('READ_ONLY', `this handle reads the database as of ${this.asOf} and cannot write; write through the handle you called at() on`)
     }
@@ -1464,6 +1484,7 @@ export class Strata {
    * @throws {StrataError} `READ_ONLY`, `IO`, `CLOSED`.
    */
   checkpoint(): void {
+    this.enterReadWrite()
     this.call((b) => b.checkpoint())
   }
 

@@ -38,7 +38,7 @@ export function nodeHostFs(dir: string, create: boolean): HostFs {
     dir = fs.realpathSync(dir)
     if (!fs.statSync(dir).isDirectory()) throw new Error('not a directory')
   } catch (e) {
-    const why = code(e) === 'ENOENT' ? 'does not exist (pass create: true)' : `cannot be opened (${(e as Error).message})`
+    const why = code(e) === 'ENOENT' ? 'does not exist (readOnly: true and create: false never make one)' : `cannot be opened (${(e as Error).message})`
     throw new StrataError('IO', `${dir} ${why}`)
   }
   const file = (name: string) => path.join(dir, name)

@@ -38,12 +38,19 @@ pub fn named_memory(name: &str, wall: WallClock) -> Arc<Database> {
 }
 
 /// The process-wide engine of the on-disk database in `storage` (keyed by its resolved path), opened on first
-/// use. A read-only open gets an engine of its own: it sees the directory as of its open, not later changes.
+/// use. A read-only open shares the engine of a writer of this process, if one has the directory open (its handle
+/// refuses writes), so that it sees every write at once; otherwise it gets an engine of its own, which reads the
+/// directory as of its open, as a reader beside a writer in another process does.
 pub fn open_storage(storage: Arc<dyn Storage>, options: OpenOptions, wall: WallClock) -> Result<Arc<Database>> {
+    let key = format!("dir:{}", storage.describe());
     if options.read_only {
-        return Ok(Arc::new(Database::open(storage, options, wall)?));
+        let writer = directories().lock().unwrap_or_else(|e| e.into_inner()).get(&key).and_then(Weak::upgrade);
+        return match writer {
+            Some(db) => Ok(db),
+            None => Ok(Arc::new(Database::open(storage, options, wall)?)),
+        };
     }
-    shared(&format!("dir:{}", storage.describe()), || Database::open(storage.clone(), options, wall))
+    shared(&key, || Database::open(storage.clone(), options, wall))
 }
 
 /// `open_storage` for a directory of the local file system, with the background fsync of `Standard`.
@@ -54,7 +61,7 @@ pub fn open_dir(dir: &str, create: bool, options: OpenOptions, wall: WallClock) 
 
     let storage = FsStorage::open(dir, create).map_err(|e| {
         let what = if e.kind() == std::io::ErrorKind::NotFound {
-            "does not exist (pass create: true)"
+            "does not exist (readOnly: true and create: false never make one)"
         } else {
             "cannot be opened"
         };
