@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { Strata, StrataError, type BranchDiff } from 'stratadb'
-import { byKey, expectCode, nowMicros, uniq } from './helpers.js'
+import { byKey, expectCode, expectEachCode, nowMicros, uniq } from './helpers.js'
 
 describe('branches: basics', () => {
   it('a database starts with branch default, and every handle starts on it', () => {
@@ -326,15 +326,7 @@ describe('branches: delete', () => {
       ['events.append', () => h.events.append('t', 1)],
       ['json.set', () => h.json.set('d', '$', 1)],
     ]
-    const wrong = calls.flatMap(([what, fn]) => {
-      try {
-        return [`${what}: returned ${JSON.stringify(fn())}`]
-      } catch (e) {
-        const code = (e as { code?: string }).code
-        return code === 'BRANCH_NOT_FOUND' ? [] : [`${what}: ${code}`]
-      }
-    })
-    expect(wrong).toEqual([])
+    expectEachCode(calls, 'BRANCH_NOT_FOUND')
     expect(db.branchExists('from-deleted')).toBe(false)
     // It can move to an existing branch and carry on.
     h.setBranch('default')

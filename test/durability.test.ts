@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { Strata, type OpenOptions, type Value } from 'stratadb'
-import { BACKEND, expectCode, tempDir } from './helpers.js'
+import { BACKEND, expectCode, expectEachCode, tempDir } from './helpers.js'
 
 const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -695,15 +695,7 @@ describe('readOnly', () => {
         ['checkpoint', () => r.checkpoint()],
         ['compact', () => r.compact({ maxVersions: 1 })],
       ]
-      const wrong = writes.flatMap(([what, fn]) => {
-        try {
-          return [`${what}: returned ${JSON.stringify(fn())}`]
-        } catch (e) {
-          const code = (e as { code?: string }).code
-          return code === 'READ_ONLY' ? [] : [`${what}: ${code}`]
-        }
-      })
-      expect(wrong).toEqual([])
+      expectEachCode(writes, 'READ_ONLY')
       r.close()
       // Closing the reader left the writer's engine open, with nothing of the refused writes.
       expect([w.kv.get('a'), w.kv.history('a').length, w.events.count()]).toEqual([2, 2, 0])

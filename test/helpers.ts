@@ -18,6 +18,19 @@ export const BACKEND = process.env.STRATADB_BACKEND as 'native' | 'wasm'
  * Expects `fn` to throw a `StrataError` (which is an `Error`) with exactly `code`, whose message contains each
  * of `parts` (strings, or regular expressions it must match). Returns the error for further checks.
  */
+/** Runs every named call and fails listing each that did not throw a `StrataError` with `code`. */
+export function expectEachCode(calls: [string, () => unknown][], code: string): void {
+  const wrong = calls.flatMap(([what, fn]) => {
+    try {
+      return [`${what}: returned ${JSON.stringify(fn())}`]
+    } catch (e) {
+      const got = e instanceof StrataError ? e.code : String(e)
+      return got === code ? [] : [`${what}: ${got}`]
+    }
+  })
+  expect(wrong).toEqual([])
+}
+
 export function expectCode(fn: () => unknown, code: string, ...parts: (string | RegExp)[]): StrataError {
   let thrown = false
   let err: unknown

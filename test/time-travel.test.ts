@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { Strata } from 'stratadb'
-import { expectCode } from './helpers.js'
+import { expectCode, expectEachCode } from './helpers.js'
 
 /** Writes a few versions and returns the timestamps between them. */
 function history(db: Strata) {
@@ -199,13 +199,7 @@ describe('time travel: db.at(ts)', () => {
       ['mergeBranches', () => past.mergeBranches('existing')],
       ['deleteSpace', () => past.deleteSpace('sp', { force: true })],
     ]
-    for (const [what, fn] of writes) {
-      try {
-        expectCode(fn, 'READ_ONLY')
-      } catch (e) {
-        throw new Error(`${what}: ${(e as Error).message}`)
-      }
-    }
+    expectEachCode(writes, 'READ_ONLY')
     expect(db.kv.getVersioned('k')).toMatchObject({ value: 'v', version: 1 })
     expect(db.kv.get('new')).toBeNull()
     expect(db.state.getVersioned('c')).toMatchObject({ value: 1, version: 1 })
