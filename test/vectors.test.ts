@@ -619,6 +619,30 @@ describe('vector search filters', () => {
     expect(keys({ n: 3 })).toEqual([])
   })
 
+  it('nested values compare by structure: objects in any key order, arrays in order, bytes by content', () => {
+    const db = Strata.cache()
+    db.vector.createCollection('c', { dimension: 1 })
+    const deep = { p: { list: [1, { y: 'z', w: true }], bin: new Uint8Array([1, 2]) }, q: null }
+    db.vector.upsert('c', 'x', [1], { o: { a: 1, b: 2 }, deep, big: 2n ** 60n })
+    db.vector.upsert('c', 'y', [1], { o: { a: 1 }, deep: { q: null } })
+    const keys = (filter: { [f: string]: Value }) => db.vector.search('c', [1], { filter }).map((h) => h.key)
+    expect(keys({ o: { a: 1, b: 2 } })).toEqual(['x'])
+    expect(keys({ o: { b: 2, a: 1 } })).toEqual(['x'])
+    expect(keys({ deep: { q: null, p: { bin: new Uint8Array([1, 2]), list: [1, { w: true, y: 'z' }] } } })).toEqual(['x'])
+    // An object must have exactly the filter's keys; an array its elements in order; a null field is not a missing one.
+    expect(keys({ o: { a: 1 } })).toEqual(['y'])
+    expect(keys({ o: { b: 2 } })).toEqual([])
+    expect(keys({ o: { a: 1, b: 2, c: 3 } })).toEqual([])
+    expect(keys({ deep: { q: null, p: { bin: new Uint8Array([2, 1]), list: [1, { w: true, y: 'z' }] } } })).toEqual([])
+    expect(keys({ deep: { q: null, p: { bin: new Uint8Array([1, 2]), list: [{ w: true, y: 'z' }, 1] } } })).toEqual([])
+    expect(keys({ deep: { q: null, p: { bin: new Uint8Array([1, 2]), list: [1, { w: true }] } } })).toEqual([])
+    expect(keys({ deep: {} })).toEqual([])
+    expect(keys({ deep: { q: null, p: null } })).toEqual([])
+    // Numbers compare by value whatever their stored form: 2 ** 60 is stored as a float, 2n ** 60n as an integer.
+    expect(keys({ big: 2 ** 60 })).toEqual(['x'])
+    expect(keys({ big: 2n ** 60n + 1n })).toEqual([])
+  })
+
   it('an empty filter {} restricts nothing (also vectors without object metadata)', () => {
     const db = Strata.cache()
     db.vector.createCollection('c', { dimension: 2 })

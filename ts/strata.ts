@@ -661,7 +661,8 @@ export class Vectors {
 
   /**
    * The `k` (default 10) vectors most similar to `query`, best first; `filter` keeps those whose metadata has
-   * every given field equal to the given value; `asOf` searches the collection as it was then.
+   * every given field equal to the given value (objects in any key order, arrays in order, numbers by value, a
+   * `null` field not a missing one); `asOf` searches the collection as it was then.
    * @throws {StrataError} `INVALID_VALUE` (wrong dimension, bad options), `INVALID_NAME` (unknown collection).
    */
   search(collection: string, query: Float32Array | number[], options?: { k?: number; filter?: { [field: string]: Value }; asOf?: number }): SearchHit[] {

@@ -7,6 +7,8 @@
 //! the stored bytes in a loop the compiler vectorises, the best `k` kept in a bounded heap. Large collections are
 //! searched through an approximate index instead (`vector_index`), whose candidates are ranked the same way.
 
+mod filter;
+
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use crate::ops::Write;
 use crate::value;
 use crate::vector_index::Scope;
 use crate::version::Version;
+use filter::Filter;
 
 /// Largest dimension a collection may have.
 pub const MAX_DIMENSION: u32 = 65_536;
@@ -149,29 +152,6 @@ fn lookup(entries: &Entries, space: SpaceId, name: &str, as_of: Option<u64>) -> 
     match def.and_then(|v| parse_definition(v.value.as_deref().unwrap_or_default())) {
         Some(d) => Ok(d),
         None => fail!(InvalidName, "no vector collection named {name:?}; create it with createCollection"),
-    }
-}
-
-/// Filters by metadata: every field of `filter` (a MessagePack map) must equal the same field of the metadata.
-struct Filter(Vec<(rmpv::Value, rmpv::Value)>);
-
-impl Filter {
-    fn parse(bytes: &[u8]) -> Result<Filter> {
-        match rmpv::decode::read_value(&mut &bytes[..]) {
-            Ok(rmpv::Value::Map(fields)) => Ok(Filter(fields)),
-            _ => fail!(
-                InvalidValue,
-                "a search filter must be an object of metadata fields and the values they must equal"
-            ),
-        }
-    }
-
-    fn accepts(&self, metadata: &[u8]) -> bool {
-        if self.0.is_empty() {
-            return true;
-        }
-        let Ok(rmpv::Value::Map(fields)) = rmpv::decode::read_value(&mut &metadata[..]) else { return false };
-        self.0.iter().all(|(k, want)| fields.iter().any(|(fk, fv)| fk == k && fv == want))
     }
 }
 
