@@ -225,6 +225,30 @@ describe('open, close, reopen', () => {
     })
   })
 
+  it('a transaction that wrote a key several times reopens with every version, from the log and from a checkpoint', () => {
+    const dir = tempDir()
+    const before = withDb(dir, undefined, (db) => {
+      db.kv.put('k', 0)
+      expect(db.transaction((tx) => [tx.kv.put('k', 1), tx.kv.delete('k'), tx.kv.put('k', 2), tx.state.set('c', 1), tx.state.set('c', 2)])).toEqual([2, true, 4, 1, 2])
+      return [db.kv.history('k'), db.state.history('c')]
+    })
+    expect(before[0]!.map((e) => [e.version, e.value, e.deleted ?? false])).toEqual([
+      [4, 2, false],
+      [3, null, true],
+      [2, 1, false],
+      [1, 0, false],
+    ])
+    reopened(dir, (db) => expect([db.kv.history('k'), db.state.history('c')]).toEqual(before))
+    withDb(dir, undefined, (db) => {
+      expect(db.kv.put('k', 3)).toBe(5)
+      db.checkpoint()
+    })
+    reopened(dir, (db) => {
+      expect(db.kv.history('k').slice(1)).toEqual(before[0])
+      expect(db.state.history('c')).toEqual(before[1])
+    })
+  })
+
   it('create: false on a missing directory is IO naming the path, and creates nothing', () => {
     const dir = tempDir()
     expectCode(() => Strata.open(dir, { create: false }), 'IO', dir)

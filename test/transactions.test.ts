@@ -401,4 +401,72 @@ describe('transactions', () => {
     for (let i = 0; i < accounts; i++) total += db.state.get(`acct:${i}`) as number
     expect(total).toBe(accounts * 100)
   })
+
+  describe('every write in a transaction is a version of its own', () => {
+    it('repeated puts return 1, 2, ... and each becomes a version of the one commit', () => {
+      const db = Strata.cache()
+      expect(db.transaction((tx) => [tx.kv.put('k', 1), tx.kv.put('k', 2), tx.kv.getVersioned('k')])).toEqual([
+        1,
+        2,
+        { value: 2, version: 2, timestamp: 0 },
+      ])
+      expect(db.kv.getVersioned('k')).toMatchObject({ value: 2, version: 2 })
+      const h = db.kv.history('k')
+      expect(h.map((e) => [e.version, e.value])).toEqual([
+        [2, 2],
+        [1, 1],
+      ])
+      expect(h[0]!.timestamp).toBe(h[1]!.timestamp)
+      // As of the commit, the key holds its last write.
+      expect(db.kv.get('k', { asOf: h[0]!.timestamp })).toBe(2)
+      expect(db.kv.put('k', 3)).toBe(3)
+    })
+
+    it('delete then put of an existing key leaves the tombstone; put then delete of a new key leaves both', () => {
+      const db = Strata.cache()
+      db.kv.put('k', 'a')
+      db.transaction((tx) => {
+        expect(tx.kv.delete('k')).toBe(true)
+        expect(tx.kv.getVersioned('k')).toBeNull()
+        expect(tx.kv.delete('k')).toBe(false) // nothing live: no write
+        expect(tx.kv.put('k', 'b')).toBe(3)
+        expect(tx.kv.get('k')).toBe('b')
+      })
+      expect(db.kv.history('k')).toMatchObject([{ version: 3, value: 'b' }, { version: 2, deleted: true, value: null }, { version: 1, value: 'a' }])
+      db.transaction((tx) => {
+        expect(tx.kv.put('n', 1)).toBe(1)
+        expect(tx.kv.delete('n')).toBe(true)
+        expect(tx.kv.list()).toEqual(['k'])
+      })
+      expect(db.kv.get('n')).toBeNull()
+      expect(db.kv.history('n')).toMatchObject([{ version: 2, deleted: true }, { version: 1, value: 1 }])
+      expect(db.kv.put('n', 2)).toBe(3)
+    })
+
+    it('state.cas expects the version the transaction sees, its own writes included; json.set counts too', () => {
+      const db = Strata.cache()
+      db.state.set('c', 'a')
+      db.transaction((tx) => {
+        expect(tx.state.cas('c', 1, 'b')).toBe(2)
+        expect(tx.state.cas('c', 1, 'stale')).toBeNull()
+        expect(tx.state.cas('c', 2, 'c')).toBe(3)
+        expect(tx.state.set('c', 'd')).toBe(4)
+        expect(tx.state.update('c', (v) => `${v as string}!`)).toBe(5)
+        expect(tx.state.getVersioned('c')).toMatchObject({ value: 'd!', version: 5 })
+        expect(tx.json.set('doc', '$', { a: 1 })).toBe(1)
+        expect(tx.json.set('doc', '$.b', 2)).toBe(2)
+        expect(tx.json.get('doc')).toEqual({ a: 1, b: 2 })
+        expect(tx.json.delete('doc', '$.a')).toBe(true)
+      })
+      expect(db.state.history('c').map((e) => [e.version, e.value])).toEqual([
+        [5, 'd!'],
+        [4, 'd'],
+        [3, 'c'],
+        [2, 'b'],
+        [1, 'a'],
+      ])
+      expect(db.json.history('doc').map((e) => e.version)).toEqual([3, 2, 1])
+      expect(db.json.get('doc')).toEqual({ b: 2 })
+    })
+  })
 })

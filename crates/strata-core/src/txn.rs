@@ -1,7 +1,9 @@
 //! Transactions: snapshot reads plus own writes, committed atomically with optimistic concurrency control.
 //!
 //! A transaction reads from its branch's map as of `begin` (an O(1) clone), buffers its writes, and remembers the
-//! head version of every key it read or wrote. Commit locks the shards of those keys, checks that none of them
+//! head version of every key it read or wrote. Every write is a version of its own, as outside a transaction: a key
+//! written twice gets two versions, both at the commit's timestamp, so the versions a transaction hands out are the
+//! ones the key has after the commit. Commit locks the shards of those keys, checks that none of them
 //! changed since the snapshot (else `CONFLICT`, nothing written), and applies all writes as one commit. Only keys
 //! in shards that some commit touched since the snapshot are looked up again: a shard whose map is still the
 //! snapshot's (one pointer comparison) has no changed key.
@@ -13,6 +15,8 @@ use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Arc, Weak};
+
+use smallvec::SmallVec;
 
 use crate::branch::{shard_bit, BranchId};
 use crate::bytes::Bytes;
@@ -38,7 +42,7 @@ pub struct Transaction {
     snapshot: Entries,
     /// Every key read or written: one map, so a buffered write costs one lookup in it.
     keys: BTreeMap<StoreKey, Slot>,
-    /// How many of `keys` hold a write.
+    /// Writes buffered, in all keys.
     writes: usize,
     write_bytes: usize,
     read_only: bool,
@@ -49,13 +53,20 @@ pub struct Transaction {
 struct Slot {
     /// The key's head version at the snapshot (0: none): what commit re-checks.
     observed: u64,
-    /// Its pending write, if any: `Some(None)` deletes.
-    write: Option<Option<Bytes>>,
+    /// Its pending writes in order, each a version at commit: `None` deletes. Inline for the usual one write.
+    writes: SmallVec<[Option<Bytes>; 1]>,
+}
+
+impl Slot {
+    /// The version the key has after this transaction's writes so far.
+    fn version(&self) -> u64 {
+        self.observed + self.writes.len() as u64
+    }
 }
 
 /// What a transaction sees of one key.
 enum Seen<'a> {
-    /// Its own pending write: the version the key gets at commit, and the value.
+    /// Its own latest pending write: the version the key gets from it at commit, and the value.
     Pending(u64, &'a Bytes),
     /// The snapshot's live version.
     Stored(&'a Arc<Version>),
@@ -104,9 +115,12 @@ impl Transaction {
     /// Records `k` (the first time, with its version at the snapshot) and returns what this transaction sees of it.
     fn see(&mut self, k: StoreKey) -> Seen<'_> {
         let head = self.snapshot.get(&k).map(|h| &h.0);
-        let slot = self.keys.entry(k).or_insert_with(|| Slot { observed: head.map_or(0, |v| v.version), write: None });
-        match &slot.write {
-            Some(Some(bytes)) => Seen::Pending(slot.observed + 1, bytes),
+        let slot = self
+            .keys
+            .entry(k)
+            .or_insert_with(|| Slot { observed: head.map_or(0, |v| v.version), writes: SmallVec::new() });
+        match slot.writes.last() {
+            Some(Some(bytes)) => Seen::Pending(slot.version(), bytes),
             Some(None) => Seen::Absent,
             None => head.filter(|v| v.is_live()).map_or(Seen::Absent, Seen::Stored),
         }
@@ -151,7 +165,7 @@ impl Transaction {
             .keys
             .range::<StoreKey, _>((lo, Bound::Unbounded))
             .take_while(|(k, _)| in_prefix(k))
-            .filter(|(_, s)| s.write.is_some())
+            .filter(|(_, s)| !s.writes.is_empty())
             .map(|(k, _)| k.clone());
         let mut keys: Vec<StoreKey> = stored.chain(pending).collect();
         keys.sort();
@@ -172,10 +186,11 @@ impl Transaction {
         Ok(out)
     }
 
+    /// Buffers one write of `k` (`None` deletes); returns the version it gives the key.
     fn buffer(&mut self, k: StoreKey, value: Option<&[u8]>) -> Result<u64> {
         let size = value.map_or(0, <[u8]>::len);
-        if self.writes >= MAX_TX_WRITES && self.keys.get(&k).is_none_or(|s| s.write.is_none()) {
-            return fail!(LimitExceeded, "a transaction may write at most {MAX_TX_WRITES} keys; split it");
+        if self.writes >= MAX_TX_WRITES {
+            return fail!(LimitExceeded, "a transaction may write at most {MAX_TX_WRITES} times; split it");
         }
         if self.write_bytes + size > MAX_TX_BYTES {
             return fail!(LimitExceeded, "a transaction may write at most 256 MiB of values; split it");
@@ -186,14 +201,12 @@ impl Transaction {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
                 let observed = version_in(snapshot, e.key());
-                e.insert(Slot { observed, write: None })
+                e.insert(Slot { observed, writes: SmallVec::new() })
             }
         };
-        if slot.write.is_none() {
-            self.writes += 1;
-        }
-        slot.write = Some(value.map(Bytes::from));
-        Ok(slot.observed + 1)
+        self.writes += 1;
+        slot.writes.push(value.map(Bytes::from));
+        Ok(slot.version())
     }
 
     /// Buffers a write; returns the version the key will have when the transaction commits.
@@ -204,24 +217,14 @@ impl Transaction {
         self.buffer(keyspace::store_key(ns, space, key), Some(value))
     }
 
-    /// Buffers a delete; returns whether the key was live in this transaction's view.
+    /// Buffers a delete (a tombstone version, as outside a transaction); returns whether the key was live in this
+    /// transaction's view. Deleting what is not live writes nothing.
     pub fn delete(&mut self, ns: Namespace, space: SpaceId, key: &str) -> Result<bool> {
         self.usable(true)?;
         check_key(key)?;
         let k = keyspace::store_key(ns, space, key);
-        match self.see(k.clone()) {
-            Seen::Absent => return Ok(false),
-            Seen::Stored(_) => {}
-            Seen::Pending(..) => {
-                if self.snapshot.get(&k).is_none_or(|h| !h.is_live()) {
-                    // Only this transaction's own write made the key live: dropping that write deletes it.
-                    if let Some(slot) = self.keys.get_mut(&k) {
-                        slot.write = None;
-                        self.writes -= 1;
-                    }
-                    return Ok(true);
-                }
-            }
+        if self.see(k.clone()).version().is_none() {
+            return Ok(false);
         }
         self.buffer(k, None)?;
         Ok(true)
@@ -233,7 +236,7 @@ impl Transaction {
         self.usable(true)?;
         events::check_event(kind, payload)?;
         let pending =
-            self.keys.range::<StoreKey, _>(events::bounds(space)).rev().find_map(|(k, s)| Some((k, s.write.as_ref()?)));
+            self.keys.range::<StoreKey, _>(events::bounds(space)).rev().find_map(|(k, s)| Some((k, s.writes.last()?)));
         let (seq, prev) = match pending {
             Some((k, Some(rec))) => {
                 let s = keyspace::event_seq(k).unwrap_or_default();
@@ -302,7 +305,11 @@ impl Transaction {
                     changed.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
                 );
             }
-            let writes = keys.into_iter().filter_map(|(key, s)| Some(Write::new(key, s.write?))).collect();
+            // Each key's writes in order: replayed from the log, they give the same versions again.
+            let writes = keys
+                .into_iter()
+                .flat_map(|(key, s)| s.writes.into_iter().map(move |value| Write::new(key.clone(), value)))
+                .collect();
             Ok((writes, ()))
         })?;
         Ok(())
@@ -391,6 +398,45 @@ mod tests {
         let ts = |k| db.get(Kv, 0, S, k, None, |v| v.timestamp).unwrap().unwrap();
         assert_eq!(ts("x"), ts("y"));
         assert_eq!(stored(&db, "y"), Some(vec![2]));
+    }
+
+    /// `(version, timestamp, value)` of every version of a key, newest first.
+    fn versions(db: &Database, ns: Namespace, key: &str) -> Vec<(u64, u64, Option<Vec<u8>>)> {
+        let history = db.history(ns, 0, S, key, None).unwrap();
+        history.iter().map(|v| (v.version, v.timestamp, v.value.as_deref().map(<[u8]>::to_vec))).collect()
+    }
+
+    #[test]
+    fn every_write_is_a_version_of_its_own_at_the_commit_timestamp() {
+        let db = db();
+        db.put(Kv, 0, S, "k", &[0]).unwrap();
+        let mut tx = db.begin(0, false).unwrap();
+        assert_eq!(tx.put(Kv, S, "k", &[1]).unwrap(), 2);
+        assert!(tx.delete(Kv, S, "k").unwrap());
+        assert_eq!(read(&mut tx, "k"), None);
+        assert!(!tx.delete(Kv, S, "k").unwrap(), "deleting what is not live writes nothing");
+        assert_eq!(tx.put(Kv, S, "k", &[2]).unwrap(), 4);
+        assert_eq!(tx.get(Kv, S, "k", |v, t, b| (v, t, b.to_vec())).unwrap(), Some((4, 0, vec![2])));
+        // A CAS expects the version the transaction sees, its own writes included.
+        assert_eq!(tx.cas(State, S, "c", None, &[1]).unwrap(), Some(1));
+        assert_eq!(tx.cas(State, S, "c", Some(1), &[2]).unwrap(), Some(2));
+        assert_eq!(tx.cas(State, S, "c", Some(1), &[3]).unwrap(), None);
+        assert_eq!(tx.put(Kv, S, "new", &[1]).unwrap(), 1);
+        assert!(tx.delete(Kv, S, "new").unwrap());
+        assert_eq!(tx.list(Kv, S, "", None, None).unwrap(), ["k"]);
+        tx.commit().unwrap();
+        let k = versions(&db, Kv, "k");
+        let (first, at) = (k[3].1, k[0].1);
+        assert!(at > first);
+        assert_eq!(k, [(4, at, Some(vec![2])), (3, at, None), (2, at, Some(vec![1])), (1, first, Some(vec![0]))]);
+        assert_eq!(versions(&db, State, "c"), [(2, at, Some(vec![2])), (1, at, Some(vec![1]))]);
+        assert_eq!(versions(&db, Kv, "new"), [(2, at, None), (1, at, Some(vec![1]))]);
+        assert_eq!(
+            db.get(Kv, 0, S, "k", Some(at), |v| v.version).unwrap(),
+            Some(4),
+            "as of the commit: its last write"
+        );
+        assert_eq!(db.put(Kv, 0, S, "k", &[3]).unwrap(), 5);
     }
 
     #[test]

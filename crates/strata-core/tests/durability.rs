@@ -46,6 +46,36 @@ fn reopens_with_everything_including_branches_history_and_merges() {
 }
 
 #[test]
+fn a_transaction_that_writes_a_key_again_reopens_with_every_version_from_the_log_and_a_snapshot() {
+    let dir = MemStorage::default();
+    let versions = |db: &Database| -> Vec<(u64, u64, Option<Vec<u8>>)> {
+        let history = db.history(Kv, 0, S, "k", None).unwrap();
+        history.iter().map(|v| (v.version, v.timestamp, v.value.as_deref().map(<[u8]>::to_vec))).collect()
+    };
+    let before = {
+        let db = Arc::new(open(&dir, Durability::Always).unwrap());
+        db.put(Kv, 0, S, "k", &int(0)).unwrap();
+        let mut tx = db.begin(0, false).unwrap();
+        assert_eq!(tx.put(Kv, S, "k", &int(1)).unwrap(), 2);
+        assert!(tx.delete(Kv, S, "k").unwrap());
+        assert_eq!(tx.put(Kv, S, "k", &int(2)).unwrap(), 4);
+        tx.commit().unwrap();
+        versions(&db)
+    };
+    assert_eq!(
+        before.iter().map(|v| (v.0, v.2.clone())).collect::<Vec<_>>(),
+        [(4, Some(int(2))), (3, None), (2, Some(int(1))), (1, Some(int(0)))]
+    );
+    let db = open(&dir, Durability::Always).unwrap();
+    assert_eq!(versions(&db), before, "replayed from the log");
+    assert_eq!(db.put(Kv, 0, S, "k", &int(3)).unwrap(), 5);
+    db.checkpoint().unwrap();
+    drop(db);
+    let db = open(&dir, Durability::Always).unwrap();
+    assert_eq!(versions(&db)[1..], before, "restored from the snapshot");
+}
+
+#[test]
 fn a_checkpoint_covers_the_log_and_keeps_forks_shared() {
     let dir = MemStorage::default();
     {

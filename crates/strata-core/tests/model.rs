@@ -725,7 +725,7 @@ impl Model {
         if tx.observed.iter().any(|(k, v)| head_version(data, k) != *v) {
             return Err(ErrorCode::Conflict);
         }
-        let writes = tx.writes.iter().map(|(k, v)| (k.clone(), v.clone(), None)).collect();
+        let writes = tx.writes.iter().flat_map(|(k, vs)| vs.iter().map(|v| (k.clone(), v.clone(), None))).collect();
         self.commit(&name, writes).map(drop)
     }
 }
@@ -735,14 +735,14 @@ fn in_range(k: &MKey, ns: Namespace, sp: u32, prefix: &str, after: Option<&str>)
     k.0 == ns && k.1 == sp && k.2.starts_with(prefix) && after.is_none_or(|a| k.2.as_bytes() > a.as_bytes())
 }
 
-/// A transaction in the model: the branch's versions when it began, its pending writes, and the head version (at the
-/// snapshot) of every key it read or wrote.
+/// A transaction in the model: the branch's versions when it began, its pending writes (every write of a key, in
+/// order: each is a version at commit), and the head version (at the snapshot) of every key it read or wrote.
 struct MTx {
     id: BranchId,
     read_only: bool,
     snapshot: Data,
     observed: BTreeMap<MKey, u64>,
-    writes: BTreeMap<MKey, Option<Vec<u8>>>,
+    writes: BTreeMap<MKey, Vec<Option<Vec<u8>>>>,
 }
 
 /// What a transaction's `get` returns: version, timestamp (0 for its own pending write) and value.
@@ -759,10 +759,15 @@ impl MTx {
         self.observed.entry(k.clone()).or_insert(v);
     }
 
-    /// The live version of a key in this transaction's view; a pending put counts as the snapshot's next version.
+    /// The version a key has after the transaction's writes so far: the snapshot's head plus one per write.
+    fn version(&self, k: &MKey) -> u64 {
+        head_version(&self.snapshot, k) + self.writes.get(k).map_or(0, |vs| vs.len() as u64)
+    }
+
+    /// The live version of a key in this transaction's view.
     fn current(&self, k: &MKey) -> Option<u64> {
-        match self.writes.get(k) {
-            Some(Some(_)) => Some(head_version(&self.snapshot, k) + 1),
+        match self.writes.get(k).and_then(|vs| vs.last()) {
+            Some(Some(_)) => Some(self.version(k)),
             Some(None) => None,
             None => read(&self.snapshot, k, None).map(|v| v.version),
         }
@@ -778,9 +783,8 @@ impl MTx {
     fn put(&mut self, k: MKey, v: &[u8]) -> R<u64> {
         self.writable()?;
         self.observe(&k);
-        let version = head_version(&self.snapshot, &k) + 1;
-        self.writes.insert(k, Some(v.to_vec()));
-        Ok(version)
+        self.writes.entry(k.clone()).or_default().push(Some(v.to_vec()));
+        Ok(self.version(&k))
     }
 
     fn delete(&mut self, k: MKey) -> R<bool> {
@@ -789,12 +793,7 @@ impl MTx {
         if self.current(&k).is_none() {
             return Ok(false);
         }
-        if read(&self.snapshot, &k, None).is_none() {
-            // Only the transaction's own write made it live: dropping that write deletes it.
-            self.writes.remove(&k);
-        } else {
-            self.writes.insert(k, None);
-        }
+        self.writes.entry(k).or_default().push(None);
         Ok(true)
     }
 
@@ -812,8 +811,8 @@ impl MTx {
 
     fn get(&mut self, k: &MKey) -> TxRead {
         self.observe(k);
-        match self.writes.get(k) {
-            Some(w) => w.clone().map(|v| (head_version(&self.snapshot, k) + 1, 0, v)),
+        match self.writes.get(k).and_then(|vs| vs.last()) {
+            Some(w) => w.clone().map(|v| (self.version(k), 0, v)),
             None => read(&self.snapshot, k, None).map(|v| (v.version, v.ts, v.value.unwrap())),
         }
     }
@@ -1510,21 +1509,21 @@ fn fork_survives_deleting_its_source() {
 // ---- transactions --------------------------------------------------------------------------------------------
 
 #[test]
-fn a_transaction_commits_its_writes_as_one_version_each_at_one_timestamp() {
+fn a_transaction_commits_every_write_as_a_version_at_one_timestamp() {
     let db = db();
     let main = db.branch_id("default").unwrap();
     db.put(KV, main, 0, "b", &[0]).unwrap();
     let mut tx = db.begin(main, false).unwrap();
     assert_eq!(tx.put(KV, 0, "a", &[1]).unwrap(), 1);
-    assert_eq!(tx.put(KV, 0, "a", &[2]).unwrap(), 1, "a second write of a key replaces the first");
+    assert_eq!(tx.put(KV, 0, "a", &[2]).unwrap(), 2, "a second write of a key is its next version");
     assert!(tx.delete(KV, 0, "b").unwrap());
     assert!(!tx.delete(KV, 0, "b").unwrap(), "already deleted in this transaction's view");
-    assert_eq!(tx.get(KV, 0, "a", |v, ts, b| (v, ts, b.to_vec())).unwrap(), Some((1, 0, vec![2])));
+    assert_eq!(tx.get(KV, 0, "a", |v, ts, b| (v, ts, b.to_vec())).unwrap(), Some((2, 0, vec![2])));
     tx.commit().unwrap();
     let a = db.history(KV, main, 0, "a", None).unwrap();
     let b = db.history(KV, main, 0, "b", None).unwrap();
-    assert_eq!((a.len(), b.len()), (1, 2));
-    assert_eq!(a[0].timestamp, b[0].timestamp);
+    assert_eq!((a.len(), b.len()), (2, 2));
+    assert_eq!([a[0].timestamp, a[1].timestamp], [b[0].timestamp; 2]);
     assert_eq!(val(&db, main, "a"), Some(vec![2]));
     assert_eq!(val(&db, main, "b"), None);
     assert_eq!(db.time_range(main).unwrap(), (Some(2), Some(3)));
