@@ -402,6 +402,55 @@ describe('transactions', () => {
     expect(total).toBe(accounts * 100)
   })
 
+  describe('write caps', () => {
+    // 16 values just under the 16 MiB value limit fill the 256 MiB cap; the 17th goes past it.
+    const big = new Uint8Array(16 * 1024 * 1024 - 64)
+    const fill = (tx: { kv: { put(k: string, v: Uint8Array): number } }): void => {
+      for (let i = 0; i < 16; i++) tx.kv.put(`big:${i}`, big)
+      expectCode(() => tx.kv.put('big:16', big), 'LIMIT_EXCEEDED', '256 MiB', 'split')
+    }
+
+    it('a write past the cap dooms the transaction: later writes and commit fail, and nothing is written', () => {
+      const db = Strata.cache()
+      db.kv.put('before', 0)
+      const tx = db.begin()
+      tx.kv.put('small', 1)
+      fill(tx)
+      expectCode(() => tx.kv.put('after', 1), 'LIMIT_EXCEEDED', 'earlier', 'split')
+      expectCode(() => tx.state.cas('cell', null, 1), 'LIMIT_EXCEEDED')
+      expectCode(() => tx.events.append('t', 1), 'LIMIT_EXCEEDED')
+      expect(tx.kv.get('small')).toBe(1) // reads still answer
+      expectCode(() => tx.commit(), 'LIMIT_EXCEEDED', 'nothing', 'split')
+      expectCode(() => tx.commit(), 'CLOSED')
+      expect(db.kv.list()).toEqual(['before'])
+      expect(db.kv.history('small')).toEqual([])
+      expect(db.events.count()).toBe(0)
+    })
+
+    it('transaction() rethrows LIMIT_EXCEEDED at commit even when fn caught it, and does not retry', () => {
+      const db = Strata.cache()
+      let runs = 0
+      expectCode(
+        () =>
+          db.transaction(
+            (tx) => {
+              runs++
+              tx.kv.put('small', 1)
+              fill(tx)
+              return 'caught'
+            },
+            { retries: 3 },
+          ),
+        'LIMIT_EXCEEDED',
+        'nothing',
+      )
+      expect(runs).toBe(1)
+      expect(db.kv.list()).toEqual([])
+      // The handle goes on: the next transaction starts with a clean slate.
+      expect(db.transaction((tx) => tx.kv.put('small', 2))).toBe(1)
+    })
+  })
+
   describe('every write in a transaction is a version of its own', () => {
     it('repeated puts return 1, 2, ... and each becomes a version of the one commit', () => {
       const db = Strata.cache()

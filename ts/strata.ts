@@ -973,8 +973,9 @@ export class Transaction implements Target {
 
   /**
    * Applies every write of the transaction as one atomic commit.
-   * @throws {StrataError} `CONFLICT` (nothing written), `CLOSED` (already committed or rolled back),
-   *   `BRANCH_NOT_FOUND`.
+   * @throws {StrataError} `CONFLICT` (nothing written), `LIMIT_EXCEEDED` (a write went past the cap of 1,000,000
+   *   writes or 256 MiB of values, even if that error was caught: nothing written), `CLOSED` (already committed or
+   *   rolled back), `BRANCH_NOT_FOUND`.
    */
   commit(): void {
     try {

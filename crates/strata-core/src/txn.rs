@@ -30,7 +30,8 @@ use crate::ops::Write;
 use crate::value;
 use crate::version::Version;
 
-/// Most writes one transaction may buffer.
+/// Most writes one transaction may buffer, every write counted (a key written twice counts twice): each one is a
+/// version, and a record in the commit's log entry.
 pub const MAX_TX_WRITES: usize = 1_000_000;
 /// Most value bytes one transaction may buffer: 256 MiB.
 pub const MAX_TX_BYTES: usize = 256 * 1024 * 1024;
@@ -45,6 +46,9 @@ pub struct Transaction {
     /// Writes buffered, in all keys.
     writes: usize,
     write_bytes: usize,
+    /// A write went past `MAX_TX_WRITES` or `MAX_TX_BYTES`. The transaction can no longer commit all of its
+    /// writes, and committing the rest would break all-or-nothing: so it refuses every write and its commit.
+    over_cap: bool,
     read_only: bool,
     finished: bool,
 }
@@ -95,6 +99,7 @@ impl Database {
             keys: BTreeMap::new(),
             writes: 0,
             write_bytes: 0,
+            over_cap: false,
             read_only,
             finished: false,
         })
@@ -108,6 +113,13 @@ impl Transaction {
         }
         if writing && self.read_only {
             return fail!(ReadOnly, "this transaction is read-only; begin one without readOnly to write");
+        }
+        if writing && self.over_cap {
+            return fail!(
+                LimitExceeded,
+                "this transaction went past its cap of {MAX_TX_WRITES} writes or 256 MiB of values earlier, so none \
+                 of its writes can commit; roll it back and split it into smaller transactions"
+            );
         }
         Ok(())
     }
@@ -190,10 +202,20 @@ impl Transaction {
     fn buffer(&mut self, k: StoreKey, value: Option<&[u8]>) -> Result<u64> {
         let size = value.map_or(0, <[u8]>::len);
         if self.writes >= MAX_TX_WRITES {
-            return fail!(LimitExceeded, "a transaction may write at most {MAX_TX_WRITES} times; split it");
+            self.over_cap = true;
+            return fail!(
+                LimitExceeded,
+                "a transaction may make at most {MAX_TX_WRITES} writes; this one would go past that, so none of its \
+                 writes can commit: roll it back and split it into smaller transactions"
+            );
         }
         if self.write_bytes + size > MAX_TX_BYTES {
-            return fail!(LimitExceeded, "a transaction may write at most 256 MiB of values; split it");
+            self.over_cap = true;
+            return fail!(
+                LimitExceeded,
+                "a transaction may write at most 256 MiB of values; this one would go past that, so none of its \
+                 writes can commit: roll it back and split it into smaller transactions"
+            );
         }
         self.write_bytes += size;
         let snapshot = &self.snapshot;
@@ -271,13 +293,21 @@ impl Transaction {
     }
 
     /// Applies every buffered write as one commit, or fails with `CONFLICT` (nothing written) when a key this
-    /// transaction read or wrote has changed since its snapshot.
+    /// transaction read or wrote has changed since its snapshot, or with `LIMIT_EXCEEDED` (nothing written) when a
+    /// write went past its caps.
     pub fn commit(&mut self) -> Result<()> {
         self.usable(false)?;
         let snapshot = std::mem::take(&mut self.snapshot);
         let keys = std::mem::take(&mut self.keys);
         let writes = std::mem::take(&mut self.writes);
         self.finish();
+        if self.over_cap {
+            return fail!(
+                LimitExceeded,
+                "this transaction went past its cap of {MAX_TX_WRITES} writes or 256 MiB of values earlier, so \
+                 nothing of it was written; split it into smaller transactions"
+            );
+        }
         if writes == 0 {
             return Ok(());
         }
@@ -515,6 +545,58 @@ mod tests {
         assert_eq!(stored(&db, "c"), Some(vec![3]));
         drop(db);
         assert_eq!(tx.restart(0, false).unwrap_err().code, ErrorCode::Closed);
+    }
+
+    #[test]
+    fn a_write_past_a_cap_dooms_the_transaction_and_nothing_of_it_commits() {
+        // 16 values just under 16 MiB fill the 256 MiB cap; every write counts toward the other cap, one key or many.
+        let big = {
+            let len = crate::MAX_VALUE_BYTES - 64;
+            let mut v = vec![0xc6];
+            v.extend_from_slice(&(len as u32 - 5).to_be_bytes());
+            v.resize(len, 0);
+            v
+        };
+        let db = db();
+        db.put(Kv, 0, S, "live", &[0]).unwrap();
+        for cap in ["1000000 writes", "256 MiB"] {
+            let mut tx = db.begin(0, false).unwrap();
+            tx.put(Kv, S, "first", &[1]).unwrap();
+            let past: &[u8] = if cap == "256 MiB" {
+                for i in 0..16 {
+                    tx.put(Kv, S, &format!("big{i}"), &big).unwrap();
+                }
+                &big
+            } else {
+                for _ in 1..MAX_TX_WRITES {
+                    tx.put(Kv, S, "k", &[0]).unwrap();
+                }
+                &[1]
+            };
+            let e = tx.put(Kv, S, "past", past).unwrap_err();
+            assert_eq!(e.code, ErrorCode::LimitExceeded);
+            assert!(e.message.contains(cap) && e.message.contains("split"), "{}", e.message);
+            for refused in [
+                tx.put(Kv, S, "small", &[1]).map(drop),
+                tx.delete(Kv, S, "live").map(drop),
+                tx.cas(State, S, "c", None, &[1]).map(drop),
+                tx.append_event(S, "t", &[1]).map(drop),
+            ] {
+                let e = refused.unwrap_err();
+                assert_eq!(e.code, ErrorCode::LimitExceeded);
+                assert!(e.message.contains("earlier"), "{}", e.message);
+            }
+            assert_eq!(read(&mut tx, "first"), Some(vec![1]), "reads still answer");
+            let e = tx.commit().unwrap_err();
+            assert_eq!(e.code, ErrorCode::LimitExceeded);
+            assert!(e.message.contains("nothing of it was written"), "{}", e.message);
+            assert_eq!(tx.commit().unwrap_err().code, ErrorCode::Closed);
+            assert_eq!(db.list(Kv, 0, S, "", None, None, None).unwrap(), ["live"]);
+            tx.restart(0, false).unwrap();
+            tx.put(Kv, S, "after", &[1]).unwrap();
+            tx.commit().unwrap();
+            assert!(db.delete(Kv, 0, S, "after").unwrap(), "a restarted transaction starts under its caps again");
+        }
     }
 
     #[test]
