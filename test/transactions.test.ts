@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { Strata, StrataError } from 'stratadb'
-import { expectCode, uniq } from './helpers.js'
+import { expectCode, tempDir, uniq } from './helpers.js'
 
 describe('transactions', () => {
   it('reads a snapshot taken at its start plus its own writes', () => {
@@ -258,7 +258,7 @@ describe('transactions', () => {
     expect(tx.kv.get('small')).toBe(1)
     expect(tx.kv.get('fill:0')).toBeNull()
     expect(tx.kv.get('big')).toBe(big)
-    tx.commit()
+    expectCode(() => tx.commit(), 'CONFLICT', 'fill:0') // it read fill:0 while absent, and it was written since
     expectCode(() => tx.kv.get('small'), 'CLOSED')
     expect(db.kv.get('fill:1999')).toBe('1999'.repeat(500))
   })
@@ -448,6 +448,97 @@ describe('transactions', () => {
       expect(db.kv.list()).toEqual([])
       // The handle goes on: the next transaction starts with a clean slate.
       expect(db.transaction((tx) => tx.kv.put('small', 2))).toBe(1)
+    })
+  })
+
+  describe('reads are validated at commit', () => {
+    it('a transaction that only read a key conflicts when someone else changed it, and retries run fn again', () => {
+      const db = Strata.cache()
+      const other = db.branch('default')
+      db.kv.put('k', 1)
+      expectCode(
+        () =>
+          db.transaction((tx) => {
+            tx.kv.get('k')
+            other.kv.put('k', 2)
+          }),
+        'CONFLICT',
+        'k',
+      )
+      let runs = 0
+      const seen = db.transaction(
+        (tx) => {
+          runs++
+          const v = tx.kv.get('k')
+          if (runs === 1) other.kv.put('k', 3)
+          return v
+        },
+        { retries: 1 },
+      )
+      expect([runs, seen]).toEqual([2, 3])
+    })
+
+    it('covers absent keys read, keys seen by list, state and json reads, and begin/commit', () => {
+      const db = Strata.cache()
+      const other = db.branch('default')
+      db.kv.put('p:1', 1)
+      const changes: Array<[string, (tx: ReturnType<Strata['begin']>) => unknown, () => unknown]> = [
+        ['absent key created', (tx) => tx.kv.get('new'), () => other.kv.put('new', 1)],
+        ['listed key deleted', (tx) => tx.kv.list({ prefix: 'p:' }), () => other.kv.delete('p:1')],
+        ['state cell set', (tx) => tx.state.getVersioned('c'), () => other.state.set('c', 1)],
+        ['json document changed', (tx) => tx.json.get('doc', '$.a'), () => other.json.set('doc', '$.a', 1)],
+      ]
+      for (const [what, read, change] of changes) {
+        const tx = db.begin()
+        read(tx)
+        change()
+        expectCode(() => tx.commit(), 'CONFLICT', 'changed since it began')
+        expectCode(() => tx.commit(), 'CLOSED')
+        void what
+      }
+    })
+
+    it('reads that nobody changed commit, whatever else changed', () => {
+      const db = Strata.cache()
+      db.kv.put('k', 1)
+      expect(
+        db.transaction((tx) => {
+          const v = tx.kv.get('k')
+          db.kv.put('other', 1)
+          db.state.set('k', 1) // same name, other namespace
+          return v
+        }),
+      ).toBe(1)
+      expect(db.transaction(() => 'nothing read')).toBe('nothing read')
+    })
+
+    it('a readOnly transaction reads one snapshot and never conflicts', () => {
+      const db = Strata.cache()
+      db.kv.put('k', 1)
+      const v = db.transaction(
+        (tx) => {
+          const before = tx.kv.get('k')
+          db.kv.put('k', 2)
+          return [before, tx.kv.get('k')]
+        },
+        { readOnly: true },
+      )
+      expect(v).toEqual([1, 1])
+      const tx = db.begin({ readOnly: true })
+      tx.kv.get('k')
+      db.kv.put('k', 3)
+      tx.commit()
+    })
+
+    it('a transaction that reads a database opened readOnly commits (it writes nothing)', () => {
+      const dir = tempDir()
+      const w = Strata.open(dir)
+      w.kv.put('k', 1)
+      w.close()
+      const ro = Strata.open(dir, { readOnly: true })
+      expect(ro.transaction((tx) => tx.kv.get('k'))).toBe(1)
+      expectCode(() => ro.transaction((tx) => tx.kv.put('k', 2)), 'READ_ONLY')
+      ro.close()
     })
   })
 

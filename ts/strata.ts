@@ -822,7 +822,8 @@ class HandleTarget implements Target {
 /**
  * A transaction: `tx.kv` and `tx.state` read a snapshot of the branch taken at its start plus its own writes;
  * `commit()` applies every write atomically, or throws `CONFLICT` (nothing written) when a key it read or wrote
- * was changed by someone else in the meantime. Reads with `{ asOf }` and `history` read committed data.
+ * was changed by someone else in the meantime, also when it wrote nothing. A `readOnly` one never conflicts: it
+ * reads one consistent snapshot. Reads with `{ asOf }` and `history` read committed data.
  */
 export class Transaction implements Target {
   /** Transactions see their snapshot; `asOf` reads go to the database. */
@@ -1007,7 +1008,10 @@ export class Transaction implements Target {
 export interface TransactionOptions {
   /** How many times to run `fn` again when the commit fails with `CONFLICT` (default 0). */
   retries?: number
-  /** Refuse writes (`READ_ONLY`); reads see one consistent snapshot. */
+  /**
+   * Refuse writes (`READ_ONLY`). Reads see one consistent snapshot, and the commit never conflicts, however the
+   * data changed since the snapshot. Without it, the commit checks every key read as well as written.
+   */
   readOnly?: boolean
 }
 
@@ -1404,8 +1408,13 @@ export class Strata {
   // ---- transactions -----------------------------------------------------------------------------------------
 
   /**
-   * Starts a transaction on the current branch and space; finish it with `commit()` or `rollback()`.
+   * Starts a transaction on the current branch and space; finish it with `commit()` or `rollback()`. It reads a
+   * snapshot taken now plus its own writes, and its `commit()` throws `CONFLICT` (nothing written) when a key it
+   * read or wrote was changed by someone else since, even if it wrote nothing, so what it read was still current
+   * when it committed. With `readOnly`, writes throw `READ_ONLY` and the commit never conflicts: the transaction
+   * reads one consistent snapshot, however old it is by the time it ends.
    * @throws {StrataError} `READ_ONLY` (on a handle from `db.at`), `BRANCH_NOT_FOUND`, `CLOSED`.
+   * @example const tx = db.begin(); tx.kv.put('a', tx.kv.get('b')); tx.commit()
    */
   begin(options?: { readOnly?: boolean }): Transaction {
     this.enter()
@@ -1418,9 +1427,10 @@ export class Strata {
 
   /**
    * Runs `fn` in a transaction and commits its writes atomically when it returns (or, if it returns a Promise,
-   * when that resolves). If `fn` throws, nothing is written and the error is rethrown. If the commit conflicts
-   * with another writer, `fn` runs again up to `retries` times before `CONFLICT` is thrown. Returns what `fn`
-   * returned.
+   * when that resolves). If `fn` throws, nothing is written and the error is rethrown. If a key `fn` read or wrote
+   * was changed by another writer meanwhile (also when `fn` only read), the commit conflicts and `fn` runs again up
+   * to `retries` times before `CONFLICT` is thrown. With `readOnly`, writes throw `READ_ONLY` and the commit never
+   * conflicts: `fn` reads one consistent snapshot. Returns what `fn` returned.
    * @throws {StrataError} `CONFLICT`, `READ_ONLY`, `LIMIT_EXCEEDED` (over 1,000,000 writes or 256 MiB), `CLOSED`.
    * @example db.transaction((tx) => { tx.kv.put('a', 1); tx.kv.put('b', 2) })
    */

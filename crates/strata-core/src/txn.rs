@@ -8,6 +8,10 @@
 //! in shards that some commit touched since the snapshot are looked up again: a shard whose map is still the
 //! snapshot's (one pointer comparison) has no changed key.
 //!
+//! A transaction that wrote nothing still checks what it read, so that what it returns was current when it
+//! committed; it locks nothing for that (see `check_reads`). A read-only one reads one snapshot and checks
+//! nothing: it never conflicts.
+//!
 //! Measured, engine only, transactions of 10 new keys: one map of slots instead of a hash map of versions beside a
 //! map of writes, and the re-check skipping untouched shards, 5.2 -> 3.8 us a transaction (10 plain puts: 2.4 us).
 
@@ -308,33 +312,25 @@ impl Transaction {
                  nothing of it was written; split it into smaller transactions"
             );
         }
-        if writes == 0 {
+        if self.read_only || keys.is_empty() {
             return Ok(());
         }
         let Some(db) = self.db.upgrade() else {
             return fail!(Closed, "the database of this transaction was closed before it committed");
         };
+        if writes == 0 {
+            return check_reads(&db, self.branch, &snapshot, &keys);
+        }
         let shards = keys.keys().fold(0, |set, k| set | shard_bit(k));
         db.commit(self.branch, shards, move |locked| {
             // A shard no commit has touched since the snapshot needs no key looked up again.
             let unchanged = locked.unchanged_since(&snapshot);
             // Applying the writes would copy every node the snapshot still shares: let go of it first.
             drop(snapshot);
-            let changed: Vec<String> = keys
-                .iter()
-                .filter(|(k, s)| {
-                    shard_bit(k) & unchanged == 0 && locked.shard(k).map.get(*k).map_or(0, |h| h.version) != s.observed
-                })
-                .map(|(k, _)| keyspace::label(k))
-                .collect();
-            if !changed.is_empty() {
-                return fail!(
-                    Conflict,
-                    "transaction conflicts: {} key(s) it read or wrote changed since it began ({}); run it again",
-                    changed.len(),
-                    changed.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
-                );
-            }
+            conflict(keys.iter().filter_map(|(k, s)| {
+                let head = || locked.shard(k).map.get(k).map_or(0, |h| h.version);
+                (shard_bit(k) & unchanged == 0 && head() != s.observed).then_some(k)
+            }))?;
             // Each key's writes in order: replayed from the log, they give the same versions again.
             let writes = keys
                 .into_iter()
@@ -377,6 +373,33 @@ impl Transaction {
 /// The version `k` has in `snapshot` (0: none).
 fn version_in(snapshot: &Entries, k: &[u8]) -> u64 {
     snapshot.get(k).map_or(0, |h| h.version)
+}
+
+/// `CONFLICT` naming the keys in `changed` (read or written, and changed since the snapshot), if there are any.
+fn conflict<'a>(changed: impl Iterator<Item = &'a StoreKey>) -> Result<()> {
+    let changed: Vec<String> = changed.map(|k| keyspace::label(k)).collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    fail!(
+        Conflict,
+        "transaction conflicts: {} key(s) it read or wrote changed since it began ({}); run it again",
+        changed.len(),
+        changed[..changed.len().min(5)].join(", ")
+    )
+}
+
+/// Checks the keys a transaction without writes read, as its commit: `CONFLICT` if any changed since `snapshot`.
+/// With nothing to apply, no shard stays locked across the check: versions only grow, so a key found unchanged
+/// was unchanged all along until then, and every read was still current when the first key was looked at.
+fn check_reads(db: &Database, branch: BranchId, snapshot: &Entries, keys: &BTreeMap<StoreKey, Slot>) -> Result<()> {
+    let inner = db.read();
+    let branch = inner.branch(branch)?;
+    conflict(keys.iter().filter_map(|(k, s)| {
+        let shard = branch.shard(k);
+        let changed = !shard.map.same(snapshot.shard(k)) && shard.map.get(k).map_or(0, |h| h.version) != s.observed;
+        changed.then_some(k)
+    }))
 }
 
 #[cfg(test)]
@@ -479,6 +502,50 @@ mod tests {
         db.put(Kv, 0, S, "balance", &[20]).unwrap();
         assert_eq!(tx.commit().unwrap_err().code, ErrorCode::Conflict);
         assert_eq!(stored(&db, "other"), None);
+        assert_eq!(tx.commit().unwrap_err().code, ErrorCode::Closed);
+    }
+
+    #[test]
+    fn a_transaction_that_only_read_conflicts_when_a_key_it_read_changed() {
+        let db = db();
+        db.put(Kv, 0, S, "k", &[1]).unwrap();
+        db.put(Kv, 0, S, "listed", &[1]).unwrap();
+        // Each change after the reads: a put (or, with no value, a delete) of a key, and whether it conflicts.
+        let changes = [
+            (Kv, "other", Some(2), false),
+            (State, "k", Some(2), false),
+            (Kv, "k", Some(2), true),
+            (Kv, "absent", Some(2), true),
+            (Kv, "listed", None, true),
+        ];
+        for (ns, key, value, conflicts) in changes {
+            let mut tx = db.begin(0, false).unwrap();
+            read(&mut tx, "k");
+            read(&mut tx, "absent");
+            tx.list(Kv, S, "li", None, None).unwrap();
+            match value {
+                Some(v) => db.put(ns, 0, S, key, &[v]).map(drop),
+                None => db.delete(ns, 0, S, key).map(drop),
+            }
+            .unwrap();
+            let code = tx.commit().err().map(|e| e.code);
+            assert_eq!(code, conflicts.then_some(ErrorCode::Conflict), "{ns:?} {key}");
+            db.put(Kv, 0, S, "listed", &[1]).unwrap();
+        }
+        // Read-only: one snapshot, never a conflict.
+        let mut tx = db.begin(0, true).unwrap();
+        read(&mut tx, "k");
+        db.put(Kv, 0, S, "k", &[3]).unwrap();
+        tx.commit().unwrap();
+        // A transaction that read on a branch deleted since, or of a database closed since, cannot vouch for it.
+        let fork = db.fork_branch("f", 0).unwrap();
+        let mut tx = db.begin(fork, false).unwrap();
+        tx.get(Kv, S, "k", |_, _, _| ()).unwrap();
+        db.delete_branch("f").unwrap();
+        assert_eq!(tx.commit().unwrap_err().code, ErrorCode::BranchNotFound);
+        let mut tx = db.begin(0, false).unwrap();
+        read(&mut tx, "k");
+        drop(db);
         assert_eq!(tx.commit().unwrap_err().code, ErrorCode::Closed);
     }
 

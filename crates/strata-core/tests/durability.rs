@@ -226,6 +226,14 @@ fn read_only_opens_see_the_state_at_open_and_refuse_writes() {
     assert_eq!(get(&ro, 0, "a"), Some(int(1)));
     assert_eq!(get(&ro, 0, "b"), None);
     assert_eq!(ro.put(Kv, 0, S, "c", &int(3)).unwrap_err().code, ErrorCode::ReadOnly);
+    // A transaction that only reads checks its reads at commit, and writes nothing, so it needs no writer.
+    let ro = Arc::new(ro);
+    let mut tx = ro.begin(0, false).unwrap();
+    assert_eq!(tx.get(Kv, S, "a", |_, _, v| v.to_vec()).unwrap(), Some(int(1)));
+    tx.commit().unwrap();
+    let mut tx = ro.begin(0, false).unwrap();
+    assert_eq!(tx.put(Kv, S, "c", &int(3)).unwrap(), 1);
+    assert_eq!(tx.commit().unwrap_err().code, ErrorCode::ReadOnly);
 }
 
 #[test]

@@ -714,10 +714,11 @@ impl Model {
             .collect()
     }
 
-    /// Commits a model transaction: nothing to write is a no-op; otherwise the branch must still exist and no key
-    /// the transaction read or wrote may have a new head since its snapshot.
+    /// Commits a model transaction: a read-only one, or one that touched no key, is a no-op; otherwise the branch
+    /// must still exist and no key the transaction read or wrote may have a new head since its snapshot, even when
+    /// it wrote nothing.
     fn commit_tx(&mut self, tx: &MTx) -> R<()> {
-        if tx.writes.is_empty() {
+        if tx.read_only || tx.observed.is_empty() {
             return Ok(());
         }
         let name = self.name_of(tx.id).ok_or(ErrorCode::BranchNotFound)?.to_string();
