@@ -477,7 +477,7 @@ describe('events: branches', () => {
 })
 
 describe('events: transactions', () => {
-  it('appends appear at commit, all together; inside, tx.events reads committed data', () => {
+  it('appends appear to others at commit, all together; inside, tx.events reads its snapshot plus its appends', () => {
     const db = Strata.cache()
     db.events.append('before', 0)
     const seqs = db.transaction((tx) => {
@@ -486,12 +486,12 @@ describe('events: transactions', () => {
       expect([a, b]).toEqual([1, 2])
       expect(db.events.count()).toBe(1)
       expect(db.events.get(1)).toBeNull()
-      expect(tx.events.count()).toBe(1)
-      expect(tx.events.get(1)).toBeNull()
+      expect(tx.events.count()).toBe(3)
+      expect(tx.events.get(1)).toEqual({ sequence: 1, type: 't', payload: 1, timestamp: 0 })
       expect(tx.events.get(0)).toMatchObject({ type: 'before' })
-      expect(tx.events.list().map((e) => e.type)).toEqual(['before'])
-      expect(tx.events.count({ type: 't' })).toBe(0)
-      expect(tx.events.verify()).toEqual(OK)
+      expect(tx.events.list().map((e) => e.type)).toEqual(['before', 't', 't'])
+      expect(tx.events.count({ type: 't' })).toBe(2)
+      expect(tx.events.verify()).toEqual(OK) // of the committed log
       return [a, b]
     })
     expect(seqs).toEqual([1, 2])
@@ -641,8 +641,8 @@ describe('events: transactions', () => {
     db.events.append('in y', 0)
     db.events.append('in y', 1)
     expect(tx.events.append('in x', 1)).toBe(1) // appends go to x, the transaction's space
-    expect(tx.events.count()).toBe(1)
-    expect(tx.events.list().map((e) => e.type)).toEqual(['in x'])
+    expect(tx.events.count()).toBe(2)
+    expect(tx.events.list().map((e) => e.payload)).toEqual([0, 1])
     expect(tx.events.get(0)!.type).toBe('in x')
     tx.commit()
     db.setSpace('x')

@@ -609,4 +609,62 @@ describe('transactions', () => {
       expect(db.json.get('doc')).toEqual({ b: 2 })
     })
   })
+
+  describe('tx.events', () => {
+    it('reads the snapshot plus its own appends, numbered on from the snapshot', () => {
+      const db = Strata.cache()
+      db.events.append('before', 0)
+      const long = 'x'.repeat(100_000)
+      db.transaction((tx) => {
+        expect(tx.events.append('t', 1)).toBe(1)
+        expect(tx.events.count()).toBe(2)
+        expect(tx.events.count({ type: 't' })).toBe(1)
+        expect(tx.events.get(1)).toEqual({ sequence: 1, type: 't', payload: 1, timestamp: 0 })
+        expect(tx.events.get(0)).toMatchObject({ sequence: 0, type: 'before', payload: 0 })
+        expect(tx.events.get(2)).toBeNull()
+        expect(tx.events.append('u', { long })).toBe(2)
+        expect(tx.events.get(2)).toMatchObject({ type: 'u', payload: { long } }) // grows the read buffer
+        expect(tx.events.list().map((e) => `${e.sequence}:${e.type}`)).toEqual(['0:before', '1:t', '2:u'])
+        expect(tx.events.list({ after: 0, limit: 1 }).map((e) => e.sequence)).toEqual([1])
+        expect(tx.events.list({ type: 'u' }).map((e) => e.sequence)).toEqual([2])
+        expect(tx.events.count({ type: 'none' })).toBe(0)
+        expect(db.events.count()).toBe(1) // nothing outside before the commit
+      })
+      expect(db.events.list().map((e) => e.type)).toEqual(['before', 't', 'u'])
+      expect(db.events.get(2)!.timestamp).toBeGreaterThan(0)
+      expect(db.events.verify().ok).toBe(true)
+    })
+
+    it('a readOnly transaction does not see appends made after it began', () => {
+      const db = Strata.cache()
+      db.events.append('a', 0)
+      const t0 = db.timeRange().latest!
+      const tx = db.begin({ readOnly: true })
+      db.branch('default').events.append('b', 1)
+      expect(tx.events.count()).toBe(1)
+      expect(tx.events.get(1)).toBeNull()
+      expect(tx.events.list().map((e) => e.type)).toEqual(['a'])
+      // asOf reads go to committed data, as before.
+      expect(tx.events.count({ asOf: Number.MAX_SAFE_INTEGER })).toBe(2)
+      expect(tx.events.list({ asOf: t0 }).map((e) => e.type)).toEqual(['a'])
+      tx.commit()
+    })
+
+    it('a transaction that read the log conflicts when another writer appended meanwhile', () => {
+      const db = Strata.cache()
+      db.events.append('a', 0)
+      for (const read of [
+        (tx: ReturnType<Strata['begin']>) => tx.events.count(),
+        (tx: ReturnType<Strata['begin']>) => tx.events.list(),
+        (tx: ReturnType<Strata['begin']>) => tx.events.get(db.events.count()), // absent then: the next append writes it
+      ]) {
+        const tx = db.begin()
+        read(tx)
+        tx.kv.put('side', 1)
+        db.events.append('outside', 1)
+        expectCode(() => tx.commit(), 'CONFLICT')
+      }
+      expect(db.kv.get('side')).toBeNull()
+    })
+  })
 })

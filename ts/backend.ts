@@ -97,6 +97,10 @@ export interface TxBinding {
   cas(ns: Ns, space: number, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined
   list(ns: Ns, space: number, prefix: string | undefined, after: string | undefined, limit: number | undefined): Uint8Array
   appendEvent(space: number, type: string, payload: Uint8Array): number
+  /** Reads event `seq` into the read buffer; its own appends are in the transaction's view too (timestamp 0). */
+  getEvent(space: number, seq: number): number
+  listEvents(space: number, type: string | undefined, after: number | undefined, limit: number | undefined): Uint8Array
+  countEvents(space: number, type: string | undefined): number
   commit(): void
   rollback(): void
   /** Begins a new transaction in this finished one, so that one binding serves many transactions in turn. */

@@ -429,7 +429,8 @@ export class Events {
   constructor(private readonly target: Target) {}
 
   /**
-   * Appends an event; returns its sequence number. In a transaction, the events appear at commit, all together.
+   * Appends an event; returns its sequence number. In a transaction, the transaction's own reads see it at once
+   * (with timestamp 0 until the commit); everyone else sees its events at commit, all together.
    * @throws {StrataError} `INVALID_KEY` (bad type), `INVALID_VALUE` (bad payload), `READ_ONLY`, `CLOSED`.
    * @example db.events.append('task.claimed', { task: 3, by: 'ada' }) // → 0
    */
@@ -861,7 +862,11 @@ export class Transaction implements Target {
     return (this.stateNs ??= new State(this, Ns.State, 'cell'))
   }
 
-  /** Event logs, in this transaction: appended events appear at commit, all together. */
+  /**
+   * Event logs, in this transaction: reads see the snapshot's events plus the transaction's own appends (numbered
+   * on from the snapshot, with timestamp 0 until the commit gives them theirs); others see the appends at commit,
+   * all together. `verify()` checks the committed log.
+   */
   get events(): Events {
     return (this.eventsNs ??= new Events(this))
   }
@@ -947,11 +952,19 @@ export class Transaction implements Target {
     return this.call(() => this.tx.appendEvent(this.spaceId, type, payload))
   }
 
-  /** @internal Event reads see committed events (the log as of the last commit, not this transaction's). */
+  /** @internal */
   getEvent(seq: number, asOf: number | undefined): number {
-    return this.committed((b) => {
+    if (asOf !== undefined) {
+      return this.committed((b) => {
+        for (;;) {
+          const n = b.getEvent(this.branchId, this.spaceId, seq, asOf)
+          if (this.reads.landed(n)) return n
+        }
+      })
+    }
+    return this.call(() => {
       for (;;) {
-        const n = b.getEvent(this.branchId, this.spaceId, seq, asOf)
+        const n = this.tx.getEvent(this.spaceId, seq)
         if (this.reads.landed(n)) return n
       }
     })
@@ -959,12 +972,14 @@ export class Transaction implements Target {
 
   /** @internal */
   listEvents(type: string | undefined, after: number | undefined, limit: number | undefined, asOf: number | undefined): Uint8Array {
-    return this.committed((b) => b.listEvents(this.branchId, this.spaceId, type, after, limit, asOf))
+    if (asOf !== undefined) return this.committed((b) => b.listEvents(this.branchId, this.spaceId, type, after, limit, asOf))
+    return this.call(() => this.tx.listEvents(this.spaceId, type, after, limit))
   }
 
   /** @internal */
   countEvents(type: string | undefined, asOf: number | undefined): number {
-    return this.committed((b) => b.countEvents(this.branchId, this.spaceId, type, asOf))
+    if (asOf !== undefined) return this.committed((b) => b.countEvents(this.branchId, this.spaceId, type, asOf))
+    return this.call(() => this.tx.countEvents(this.spaceId, type))
   }
 
   /** @internal */

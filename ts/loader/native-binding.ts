@@ -209,6 +209,10 @@ export class NativeTransaction implements TxBinding {
     return this.addon.txAppendEventFramed()
   }
 
+  getEvent(space: number, seq: number): number { return this.addon.txGetEvent(this.handle, space, seq) }
+  listEvents(space: number, type: string | undefined, after: number | undefined, limit: number | undefined): Uint8Array { return this.addon.txListEvents(this.handle, space, type, after, limit) }
+  countEvents(space: number, type: string | undefined): number { return this.addon.txCountEvents(this.handle, space, type) }
+
   /** Writes the frame's slots every keyed call fills. */
   private at(ns: Ns, space: number): void {
     const s = this.frame.slots

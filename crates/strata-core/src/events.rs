@@ -86,6 +86,19 @@ pub fn tail(log: &Map, space: SpaceId) -> (u64, Hash) {
     }
 }
 
+/// The events of `events` (in sequence order) after `after` (exclusive), of type `kind` if given: the selection of a
+/// list or count, on the database or in a transaction.
+pub fn select<'a>(
+    events: impl Iterator<Item = (u64, &'a Arc<Version>)>,
+    kind_filter: Option<&'a str>,
+    after: Option<u64>,
+) -> impl Iterator<Item = (u64, &'a Arc<Version>)> {
+    let from = after.map_or(0, |a| a.saturating_add(1));
+    events
+        .skip_while(move |(s, _)| *s < from)
+        .filter(move |(_, v)| kind_filter.is_none_or(|k| kind(v.value.as_deref().unwrap_or_default()) == k))
+}
+
 pub fn check_type(kind: &str) -> Result<()> {
     check_key(kind).map_err(|e| crate::Error::new(e.code, format!("event type: {}", e.message)))
 }
@@ -154,13 +167,8 @@ impl Database {
         as_of: Option<u64>,
     ) -> Result<Vec<(u64, Arc<Version>)>> {
         let log = self.log(branch, space)?;
-        let from = after.map_or(0, |a| a.saturating_add(1));
-        Ok(scan(&log, space)
-            .skip_while(|(s, _)| *s < from)
-            .filter_map(|(s, h)| h.live_at(as_of).map(|v| (s, v.clone())))
-            .filter(|(_, v)| kind_filter.is_none_or(|k| kind(v.value.as_deref().unwrap_or_default()) == k))
-            .take(limit.unwrap_or(usize::MAX))
-            .collect())
+        let live = scan(&log, space).filter_map(|(s, h)| h.live_at(as_of).map(|v| (s, v)));
+        Ok(select(live, kind_filter, after).take(limit.unwrap_or(usize::MAX)).map(|(s, v)| (s, v.clone())).collect())
     }
 
     /// How many events a space holds (of type `kind`, if given), as of `as_of`.
@@ -175,10 +183,8 @@ impl Database {
         if kind_filter.is_none() && as_of.is_none() {
             return Ok(tail(&log, space).0);
         }
-        Ok(scan(&log, space)
-            .filter_map(|(_, h)| h.live_at(as_of))
-            .filter(|v| kind_filter.is_none_or(|k| kind(v.value.as_deref().unwrap_or_default()) == k))
-            .count() as u64)
+        let live = scan(&log, space).filter_map(|(s, h)| h.live_at(as_of).map(|v| (s, v)));
+        Ok(select(live, kind_filter, None).count() as u64)
     }
 
     /// Checks the hash chain and the numbering of a space's events; returns the first event that does not fit.

@@ -8,6 +8,10 @@
 //! in shards that some commit touched since the snapshot are looked up again: a shard whose map is still the
 //! snapshot's (one pointer comparison) has no changed key.
 //!
+//! Event logs are read the same way: the snapshot's events, then the transaction's own appends, numbered on from
+//! them. Reading a whole log (a list or a count) records the first sequence number past the snapshot's log as
+//! read, so an append by anyone else (which must write that number) is a conflict like a changed key.
+//!
 //! A transaction that wrote nothing still checks what it read, so that what it returns was current when it
 //! committed; it locks nothing for that (see `check_reads`). A read-only one reads one snapshot and checks
 //! nothing: it never conflicts.
@@ -261,17 +265,73 @@ impl Transaction {
     pub fn append_event(&mut self, space: SpaceId, kind: &str, payload: &[u8]) -> Result<u64> {
         self.usable(true)?;
         events::check_event(kind, payload)?;
-        let pending =
-            self.keys.range::<StoreKey, _>(events::bounds(space)).rev().find_map(|(k, s)| Some((k, s.writes.last()?)));
-        let (seq, prev) = match pending {
-            Some((k, Some(rec))) => {
-                let s = keyspace::event_seq(k).unwrap_or_default();
-                (s + 1, events::hash(s, rec))
-            }
-            _ => events::tail(events::log(&self.snapshot, space), space),
+        let (seq, prev) = match self.last_appended(space) {
+            Some((s, record)) => (s + 1, events::hash(s, record)),
+            None => events::tail(events::log(&self.snapshot, space), space),
         };
         self.buffer(keyspace::event_key(space, seq), Some(&events::record(&prev, kind, payload)))?;
         Ok(seq)
+    }
+
+    /// The last event this transaction appended to `space`: its sequence number and record.
+    fn last_appended(&self, space: SpaceId) -> Option<(u64, &Bytes)> {
+        let mut appended = self.keys.range::<StoreKey, _>(events::bounds(space)).rev();
+        appended.find_map(|(k, s)| Some((keyspace::event_seq(k)?, s.writes.last()?.as_ref()?)))
+    }
+
+    /// Event `seq` of `space` in this transaction's view, handed to `f`. One it appended has timestamp 0: the
+    /// commit gives it its timestamp.
+    pub fn event<R>(&mut self, space: SpaceId, seq: u64, f: impl FnOnce(&Version) -> R) -> Result<Option<R>> {
+        self.usable(false)?;
+        Ok(match self.see(keyspace::event_key(space, seq)) {
+            Seen::Pending(version, record) => Some(f(&pending(version, record))),
+            Seen::Stored(v) => Some(f(v)),
+            Seen::Absent => None,
+        })
+    }
+
+    /// Events of `space` in this transaction's view, as `Database::events` (its own appends with timestamp 0).
+    pub fn events(
+        &mut self,
+        space: SpaceId,
+        kind_filter: Option<&str>,
+        after: Option<u64>,
+        limit: Option<usize>,
+    ) -> Result<Vec<(u64, Arc<Version>)>> {
+        self.usable(false)?;
+        self.see_log(space);
+        let appended: Vec<(u64, Arc<Version>)> = self
+            .keys
+            .range::<StoreKey, _>(events::bounds(space))
+            .filter_map(|(k, s)| {
+                Some((keyspace::event_seq(k)?, Arc::new(pending(s.version(), s.writes.last()?.as_ref()?))))
+            })
+            .collect();
+        let stored = events::scan(events::log(&self.snapshot, space), space)
+            .filter_map(|(s, h)| h.live_at(None).map(|v| (s, v)));
+        let view = stored.chain(appended.iter().map(|(s, v)| (*s, v)));
+        Ok(events::select(view, kind_filter, after)
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|(s, v)| (s, v.clone()))
+            .collect())
+    }
+
+    /// How many events `space` holds in this transaction's view (of type `kind`, if given).
+    pub fn count_events(&mut self, space: SpaceId, kind_filter: Option<&str>) -> Result<u64> {
+        if kind_filter.is_some() {
+            return Ok(self.events(space, kind_filter, None, None)?.len() as u64);
+        }
+        self.usable(false)?;
+        let end = self.see_log(space);
+        Ok(self.last_appended(space).map_or(end, |(s, _)| s + 1))
+    }
+
+    /// Records a read of `space`'s whole log (see the module doc); returns where the snapshot's log ends.
+    fn see_log(&mut self, space: SpaceId) -> u64 {
+        let log = events::log(&self.snapshot, space);
+        let end = events::scan(log, space).next_back().map_or(0, |(s, _)| s + 1);
+        self.see(keyspace::event_key(space, end));
+        end
     }
 
     /// CAS against this transaction's view; the key's snapshot version is re-checked at commit like every read.
@@ -368,6 +428,11 @@ impl Transaction {
         self.finished = true;
         self.snapshot = Entries::new();
     }
+}
+
+/// A write of a transaction as the version it becomes at commit, but for the timestamp: the commit's, 0 until then.
+fn pending(version: u64, value: &Bytes) -> Version {
+    Version { version, timestamp: 0, origin: 0, value: Some(value.clone()), prev: None }
 }
 
 /// The version `k` has in `snapshot` (0: none).
@@ -663,6 +728,68 @@ mod tests {
             tx.put(Kv, S, "after", &[1]).unwrap();
             tx.commit().unwrap();
             assert!(db.delete(Kv, 0, S, "after").unwrap(), "a restarted transaction starts under its caps again");
+        }
+    }
+
+    /// Sequence numbers of the events `tx` lists.
+    fn listed(tx: &mut Transaction, kind: Option<&str>, after: Option<u64>, limit: Option<usize>) -> Vec<u64> {
+        tx.events(S, kind, after, limit).unwrap().iter().map(|(s, _)| *s).collect()
+    }
+
+    #[test]
+    fn reads_the_event_log_of_its_snapshot_plus_its_own_appends() {
+        let db = db();
+        db.append_event(0, S, "a", &[0]).unwrap();
+        let mut tx = db.begin(0, false).unwrap();
+        assert_eq!(tx.append_event(S, "t", &[1]).unwrap(), 1);
+        assert_eq!(tx.count_events(S, None).unwrap(), 2);
+        assert_eq!(tx.count_events(S, Some("t")).unwrap(), 1);
+        let body = |v: &Version| (v.version, v.timestamp, events::body(v.value.as_deref().unwrap()).to_vec());
+        assert_eq!(tx.event(S, 1, body).unwrap(), Some((1, 0, [&[0x92, 0xa1, b't'][..], &[1]].concat())));
+        assert!(tx.event(S, 0, |v| v.timestamp).unwrap().unwrap() > 0);
+        assert_eq!(tx.event(S, 2, |_| ()).unwrap(), None);
+        assert_eq!(tx.append_event(S, "u", &[2]).unwrap(), 2);
+        assert_eq!(listed(&mut tx, None, None, None), [0, 1, 2]);
+        assert_eq!(listed(&mut tx, None, Some(0), Some(1)), [1]);
+        assert_eq!(listed(&mut tx, Some("u"), None, None), [2]);
+        assert_eq!(tx.events(S, None, None, None).unwrap()[2].1.timestamp, 0);
+        assert_eq!(db.count_events(0, S, None, None).unwrap(), 1);
+        tx.commit().unwrap();
+        assert_eq!(db.count_events(0, S, None, None).unwrap(), 3);
+        assert_eq!(db.verify_events(0, S).unwrap(), None);
+        // A read-only transaction sees the log of its snapshot, whatever is appended after it began.
+        let mut ro = db.begin(0, true).unwrap();
+        db.append_event(0, S, "later", &[3]).unwrap();
+        assert_eq!(ro.count_events(S, None).unwrap(), 3);
+        assert_eq!(ro.count_events(S, Some("later")).unwrap(), 0);
+        assert_eq!(ro.event(S, 3, |_| ()).unwrap(), None);
+        assert_eq!(listed(&mut ro, None, None, None), [0, 1, 2]);
+        ro.commit().unwrap();
+    }
+
+    #[test]
+    fn reading_an_event_log_conflicts_with_an_append_to_it_by_someone_else() {
+        let db = db();
+        let other = db.space_id("other").unwrap();
+        db.append_event(0, S, "a", &[0]).unwrap();
+        for (read, appended_to, conflicts) in [
+            (0, S, true),
+            (1, S, true),
+            (2, S, true),
+            (3, S, false), // the event it read was there at the snapshot: events never change
+            (0, other, false),
+        ] {
+            let next = db.count_events(0, S, None, None).unwrap();
+            let mut tx = db.begin(0, false).unwrap();
+            match read {
+                0 => drop(tx.count_events(S, None).unwrap()),
+                1 => drop(listed(&mut tx, None, None, None)),
+                2 => drop(tx.event(S, next, |_| ()).unwrap()), // absent then: the next append writes it
+                _ => drop(tx.event(S, 0, |_| ()).unwrap()),
+            }
+            db.append_event(0, appended_to, "b", &[1]).unwrap();
+            let code = tx.commit().err().map(|e| e.code);
+            assert_eq!(code, conflicts.then_some(ErrorCode::Conflict), "read {read}, appended to space {appended_to}");
         }
     }
 

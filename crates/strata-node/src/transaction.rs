@@ -148,6 +148,36 @@ fn append_event(tx: f64, space: u32, kind: &str, payload: &[u8]) -> Result<f64> 
     transaction(tx, |tx| tx.append_event(space, kind, payload)).map(|s| s as f64)
 }
 
+/// As `db_get_event`, in the transaction's view: copies event `seq` into the read buffer of the transaction's
+/// database handle; returns the length it needs, or -1.
+#[napi(catch_unwind)]
+pub fn tx_get_event(tx: f64, space: u32, seq: f64) -> Result<f64> {
+    handles::with(tx, |h: &mut Transaction| {
+        database::with_read_buffer(h.db, |out| {
+            let found = js(h.tx.event(space, seq as u64, |v| wire::read_event_into(v, out)))?;
+            Ok(found.map_or(-1.0, |n| n as f64))
+        })
+    })
+}
+
+#[napi(catch_unwind)]
+pub fn tx_list_events(
+    tx: f64,
+    space: u32,
+    kind: Option<String>,
+    after: Option<f64>,
+    limit: Option<f64>,
+) -> Result<Uint8Array> {
+    let limit = wire::opt_u64(limit).map(|n| n as usize);
+    let events = transaction(tx, |tx| tx.events(space, kind.as_deref(), wire::opt_u64(after), limit))?;
+    Ok(wire::events(&events).into())
+}
+
+#[napi(catch_unwind)]
+pub fn tx_count_events(tx: f64, space: u32, kind: Option<String>) -> Result<f64> {
+    transaction(tx, |tx| tx.count_events(space, kind.as_deref())).map(|n| n as f64)
+}
+
 /// Commits. Whatever the outcome, the transaction is finished (the engine answers `CLOSED` from now on).
 #[napi(catch_unwind)]
 pub fn tx_commit(tx: f64) -> Result<()> {

@@ -476,6 +476,31 @@ impl Transaction {
         js(self.tx.append_event(space, kind, payload)).map(|s| s as f64)
     }
 
+    /// As `Database.getEvent`, in the transaction's view.
+    #[wasm_bindgen(js_name = getEvent)]
+    pub fn get_event(&mut self, space: u32, seq: f64) -> Result<f64> {
+        let out = &mut self.read_buffer.borrow_mut();
+        let found = js(self.tx.event(space, seq as u64, |v| wire::read_event_into(v, out)))?;
+        Ok(found.map_or(-1.0, |n| n as f64))
+    }
+
+    #[wasm_bindgen(js_name = listEvents)]
+    pub fn list_events(
+        &mut self,
+        space: u32,
+        kind: Option<String>,
+        after: Option<f64>,
+        limit: Option<f64>,
+    ) -> Result<Vec<u8>> {
+        let limit = wire::opt_u64(limit).map(|n| n as usize);
+        js(self.tx.events(space, kind.as_deref(), wire::opt_u64(after), limit)).map(|e| wire::events(&e))
+    }
+
+    #[wasm_bindgen(js_name = countEvents)]
+    pub fn count_events(&mut self, space: u32, kind: Option<String>) -> Result<f64> {
+        js(self.tx.count_events(space, kind.as_deref())).map(|n| n as f64)
+    }
+
     pub fn commit(&mut self) -> Result<()> {
         js(self.tx.commit())
     }
