@@ -610,6 +610,79 @@ describe('transactions', () => {
     })
   })
 
+  describe('on a handle from db.at()', () => {
+    function past(): { db: Strata; at: Strata } {
+      const db = Strata.cache()
+      db.kv.put('a', 'old')
+      db.state.set('c', 1)
+      db.events.append('e', 0)
+      const at = db.at(db.timeRange().latest!)
+      db.kv.put('a', 'new')
+      db.kv.put('b', 1)
+      db.state.set('c', 2)
+      db.events.append('e', 1)
+      return { db, at }
+    }
+
+    type Tx = ReturnType<Strata['begin']>
+    function readsThePast(tx: Tx): void {
+      expect(tx.kv.get('a')).toBe('old')
+      expect(tx.kv.getVersioned('a')).toMatchObject({ version: 1 })
+      expect(tx.kv.get('b')).toBeNull()
+      expect(tx.kv.list()).toEqual(['a'])
+      expect(tx.kv.history('a').map((e) => e.value)).toEqual(['old'])
+      expect(tx.state.get('c')).toBe(1)
+      expect(tx.events.count()).toBe(1)
+      expect(tx.events.get(1)).toBeNull()
+      expect(tx.events.list().map((e) => e.payload)).toEqual([0])
+      // An explicit asOf still wins.
+      expect(tx.kv.get('a', { asOf: Number.MAX_SAFE_INTEGER })).toBe('new')
+    }
+
+    function refusesWrites(tx: Tx): void {
+      for (const write of [
+        () => tx.kv.put('x', 1),
+        () => tx.kv.delete('a'),
+        () => tx.state.set('x', 1),
+        () => tx.state.cas('c', 1, 3),
+        () => tx.events.append('e', 2),
+        () => tx.json.set('j', '$', 1),
+        () => tx.json.set('j', '$.a', 1),
+      ]) {
+        expectCode(write, 'READ_ONLY', 'as of', 'at()')
+      }
+    }
+
+    it('transaction() reads as of that moment and refuses writes, with or without readOnly', () => {
+      const { db, at } = past()
+      for (const options of [undefined, { readOnly: true }, { readOnly: false }]) {
+        expect(
+          at.transaction((tx) => {
+            readsThePast(tx)
+            refusesWrites(tx)
+            return 'read'
+          }, options),
+        ).toBe('read')
+      }
+      expect(db.kv.get('x')).toBeNull()
+      expect(db.state.get('c')).toBe(2)
+    })
+
+    it('begin() gives a transaction that reads as of that moment, refuses writes and commits nothing', () => {
+      const { db, at } = past()
+      for (const options of [undefined, { readOnly: true }]) {
+        const tx = at.begin(options)
+        readsThePast(tx)
+        refusesWrites(tx)
+        db.kv.put('b', 'newer') // no conflict: it read b, but as of a fixed past
+        tx.commit()
+        expectCode(() => tx.kv.get('a'), 'CLOSED')
+        expectCode(() => tx.kv.put('a', 1), 'CLOSED')
+      }
+      expect(db.kv.list()).toEqual(['a', 'b'])
+    })
+  })
+
   describe('tx.events', () => {
     it('reads the snapshot plus its own appends, numbered on from the snapshot', () => {
       const db = Strata.cache()

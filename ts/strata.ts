@@ -824,11 +824,15 @@ class HandleTarget implements Target {
  * A transaction: `tx.kv` and `tx.state` read a snapshot of the branch taken at its start plus its own writes;
  * `commit()` applies every write atomically, or throws `CONFLICT` (nothing written) when a key it read or wrote
  * was changed by someone else in the meantime, also when it wrote nothing. A `readOnly` one never conflicts: it
- * reads one consistent snapshot. Reads with `{ asOf }` and `history` read committed data.
+ * reads one consistent snapshot. Reads with `{ asOf }` and `history` read committed data. One begun on a handle
+ * from `db.at(ts)` reads everything as of `ts` and cannot write.
  */
 export class Transaction implements Target {
-  /** Transactions see their snapshot; `asOf` reads go to the database. */
-  readonly asOf: undefined = undefined
+  /**
+   * The time of the `db.at(ts)` handle it was begun on: then every read goes to the database as of `ts`, as an
+   * explicit `{ asOf }` read does, and every write is `READ_ONLY`. Otherwise reads see the snapshot.
+   */
+  readonly asOf: number | undefined
   // The namespaces are made at first use: most transactions touch one namespace, and making all four up front
   // was a twentieth of a 10-put transaction.
   private kvNs?: Kv
@@ -845,7 +849,9 @@ export class Transaction implements Target {
     private readonly branchId: number,
     private readonly spaceId: number,
     private readonly readOnly: boolean,
-  ) {}
+  ) {
+    this.asOf = db.asOf
+  }
 
   /** @internal Every read lands in the database handle's buffer, the transaction's own reads included. */
   get reads(): ReadBuffer {
@@ -884,7 +890,15 @@ export class Transaction implements Target {
   /** @internal */
   writable(): void {
     this.open()
+    if (this.asOf !== undefined) throw this.readsThePast()
     if (this.readOnly) throw new StrataError('READ_ONLY', 'this transaction is read-only; begin one without readOnly to write')
+  }
+
+  private readsThePast(): StrataError {
+    return new StrataError(
+      'READ_ONLY',
+      `this transaction reads the database as of ${String(this.asOf)}, as the db.at() handle it was begun on, and cannot write; write through the handle you called at() on`,
+    )
   }
 
   /** Reads of committed data (with `asOf`, history, event logs) go to the database, on this transaction's branch and space. */
@@ -892,10 +906,13 @@ export class Transaction implements Target {
     return this.call(() => f(this.db.enter().binding))
   }
 
-  private call<T>(f: () => T): T {
+  /** Runs `f` on the binding if this transaction is still open (and, for a write, not one of a `db.at()` handle). */
+  private call<T>(f: () => T, write = false): T {
     const shared = this.db.shared
     if (shared.poisoned !== undefined) throw shared.poisoned
     if (this.finished) throw new StrataError('CLOSED', 'this transaction has already committed or rolled back; begin a new one')
+    // The engine refuses it too, as read-only; this names the cause.
+    if (write && this.asOf !== undefined) throw this.readsThePast()
     try {
       return f()
     } catch (e) {
@@ -923,17 +940,17 @@ export class Transaction implements Target {
 
   /** @internal */
   put(ns: Ns, key: string, value: Uint8Array): number {
-    return this.call(() => this.tx.put(ns, this.spaceId, key, value))
+    return this.call(() => this.tx.put(ns, this.spaceId, key, value), true)
   }
 
   /** @internal */
   delete(ns: Ns, key: string): boolean {
-    return this.call(() => this.tx.delete(ns, this.spaceId, key))
+    return this.call(() => this.tx.delete(ns, this.spaceId, key), true)
   }
 
   /** @internal */
   cas(ns: Ns, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined {
-    return this.call(() => this.tx.cas(ns, this.spaceId, key, expected, value))
+    return this.call(() => this.tx.cas(ns, this.spaceId, key, expected, value), true)
   }
 
   /** @internal */
@@ -949,7 +966,7 @@ export class Transaction implements Target {
 
   /** @internal */
   appendEvent(type: string, payload: Uint8Array): number {
-    return this.call(() => this.tx.appendEvent(this.spaceId, type, payload))
+    return this.call(() => this.tx.appendEvent(this.spaceId, type, payload), true)
   }
 
   /** @internal */
@@ -1427,15 +1444,17 @@ export class Strata {
    * snapshot taken now plus its own writes, and its `commit()` throws `CONFLICT` (nothing written) when a key it
    * read or wrote was changed by someone else since, even if it wrote nothing, so what it read was still current
    * when it committed. With `readOnly`, writes throw `READ_ONLY` and the commit never conflicts: the transaction
-   * reads one consistent snapshot, however old it is by the time it ends.
-   * @throws {StrataError} `READ_ONLY` (on a handle from `db.at`), `BRANCH_NOT_FOUND`, `CLOSED`.
+   * reads one consistent snapshot, however old it is by the time it ends. On a handle from `db.at(ts)`, the
+   * transaction reads everything as of `ts` and is read-only whatever `readOnly` says: its writes throw `READ_ONLY`.
+   * @throws {StrataError} `BRANCH_NOT_FOUND`, `CLOSED`.
    * @example const tx = db.begin(); tx.kv.put('a', tx.kv.get('b')); tx.commit()
    */
   begin(options?: { readOnly?: boolean }): Transaction {
     this.enter()
     checkOptions(options, ['readOnly'], 'begin')
-    const readOnly = options?.readOnly === true
-    if (!readOnly) this.enterWrite()
+    // A handle on a past moment reads it, in a transaction too, and never writes: refusing the transaction itself
+    // would refuse the reads a user opens one for.
+    const readOnly = options?.readOnly === true || this.asOf !== undefined
     const tx = this.call((b) => restartSpare(this.handle, this.branchId, readOnly) ?? b.begin(this.branchId, readOnly))
     return new Transaction(this, tx, this.branchId, this.spaceId, readOnly)
   }
@@ -1445,7 +1464,8 @@ export class Strata {
    * when that resolves). If `fn` throws, nothing is written and the error is rethrown. If a key `fn` read or wrote
    * was changed by another writer meanwhile (also when `fn` only read), the commit conflicts and `fn` runs again up
    * to `retries` times before `CONFLICT` is thrown. With `readOnly`, writes throw `READ_ONLY` and the commit never
-   * conflicts: `fn` reads one consistent snapshot. Returns what `fn` returned.
+   * conflicts: `fn` reads one consistent snapshot. On a handle from `db.at(ts)`, `fn` reads everything as of `ts`
+   * and its writes throw `READ_ONLY`, with or without `readOnly`. Returns what `fn` returned.
    * @throws {StrataError} `CONFLICT`, `READ_ONLY`, `LIMIT_EXCEEDED` (over 1,000,000 writes or 256 MiB), `CLOSED`.
    * @example db.transaction((tx) => { tx.kv.put('a', 1); tx.kv.put('b', 2) })
    */
