@@ -714,7 +714,7 @@ describe('readOnly', () => {
         ['mergeBranches', () => r.mergeBranches('later')],
         ['deleteSpace', () => r.deleteSpace('s', { force: true })],
         ['transaction', () => r.transaction((tx) => tx.kv.put('a', 3))],
-        ['begin', () => r.begin()],
+        ['begin().kv.put', () => r.begin().kv.put('a', 3)],
         ['branch(...).kv.put', () => r.branch('later').kv.put('a', 3)],
         ['checkpoint', () => r.checkpoint()],
         ['compact', () => r.compact({ maxVersions: 1 })],

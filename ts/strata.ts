@@ -891,6 +891,7 @@ export class Transaction implements Target {
   writable(): void {
     this.open()
     if (this.asOf !== undefined) throw this.readsThePast()
+    if (this.db.shared.readOnly) throw new StrataError('READ_ONLY', 'this database was opened with readOnly: true; open it without to write')
     if (this.readOnly) throw new StrataError('READ_ONLY', 'this transaction is read-only; begin one without readOnly to write')
   }
 
@@ -1445,7 +1446,8 @@ export class Strata {
    * read or wrote was changed by someone else since, even if it wrote nothing, so what it read was still current
    * when it committed. With `readOnly`, writes throw `READ_ONLY` and the commit never conflicts: the transaction
    * reads one consistent snapshot, however old it is by the time it ends. On a handle from `db.at(ts)`, the
-   * transaction reads everything as of `ts` and is read-only whatever `readOnly` says: its writes throw `READ_ONLY`.
+   * transaction reads everything as of `ts` and is read-only whatever `readOnly` says: its writes throw `READ_ONLY`;
+   * so is one on a database opened `readOnly`.
    * @throws {StrataError} `BRANCH_NOT_FOUND`, `CLOSED`.
    * @example const tx = db.begin(); tx.kv.put('a', tx.kv.get('b')); tx.commit()
    */
@@ -1454,7 +1456,8 @@ export class Strata {
     checkOptions(options, ['readOnly'], 'begin')
     // A handle on a past moment reads it, in a transaction too, and never writes: refusing the transaction itself
     // would refuse the reads a user opens one for.
-    const readOnly = options?.readOnly === true || this.asOf !== undefined
+    // The same for a readOnly open, whose engine may be a writer's it shares.
+    const readOnly = options?.readOnly === true || this.asOf !== undefined || this.shared.readOnly
     const tx = this.call((b) => restartSpare(this.handle, this.branchId, readOnly) ?? b.begin(this.branchId, readOnly))
     return new Transaction(this, tx, this.branchId, this.spaceId, readOnly)
   }
