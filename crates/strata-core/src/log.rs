@@ -26,13 +26,28 @@ pub fn header() -> Vec<u8> {
 }
 
 /// Frames one commit's ops as a record.
-pub fn record(ops: &[Op]) -> Vec<u8> {
-    let payload = rmp_serde::to_vec(ops).expect("ops always serialize");
+pub fn record(ops: &[Op]) -> Result<Vec<u8>> {
+    frame(rmp_serde::to_vec(ops).expect("ops always serialize"), MAX_RECORD)
+}
+
+/// A record of `payload`, or `LIMIT_EXCEEDED` past `limit` bytes: refused before anything is written, as a longer
+/// one logged would not fit its length field, and the log could not be read back.
+fn frame(payload: Vec<u8>, limit: usize) -> Result<Vec<u8>> {
+    if payload.len() > limit {
+        return Err(Error::new(
+            ErrorCode::LimitExceeded,
+            format!(
+                "this commit takes {} bytes in the log, more than the {limit} one record holds; nothing was \
+                 written: make the change in smaller commits",
+                payload.len()
+            ),
+        ));
+    }
     let mut r = Vec::with_capacity(RECORD_HEADER + payload.len());
     r.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     r.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
     r.extend_from_slice(&payload);
-    r
+    Ok(r)
 }
 
 /// What reading a log found: its commits, and where a torn last record begins (to be cut off), if any.
@@ -64,8 +79,9 @@ pub fn check_header(file: &str, bytes: &[u8], magic: &[u8; 8], format: u32) -> R
     Ok(())
 }
 
-/// Most bytes one record can hold: a transaction's 256 MiB of values, its keys and framing, with room to spare.
-const MAX_RECORD: usize = 1 << 30;
+/// Most bytes one record can hold: what its 4-byte length can say. The largest transaction (1,000,000 writes of
+/// the longest keys, and 256 MiB of values) takes about 1.3 GB; a merge of many keys may take more (`record`).
+const MAX_RECORD: usize = u32::MAX as usize;
 
 /// Whether a record whose length runs past the end of the file was really cut short by a crash. An append that
 /// was cut short wrote a prefix of the record, so the bytes after its header are part of its payload and no prefix
@@ -95,9 +111,6 @@ pub fn read(file: &str, bytes: &[u8]) -> Result<Contents> {
         }
         let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
-        if len > MAX_RECORD {
-            return Err(corrupt(file, at, "a record's length is impossible"));
-        }
         let end = at + RECORD_HEADER + len;
         if end > bytes.len() {
             if cut_short(&rest[RECORD_HEADER..], crc) {
@@ -123,4 +136,23 @@ pub fn read(file: &str, bytes: &[u8]) -> Result<Contents> {
 /// The generation of a log file name, if it is one.
 pub fn generation_of(name: &str) -> Option<u64> {
     name.strip_prefix("log-")?.strip_suffix(".wal")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_past_the_limit_is_refused_and_one_at_it_reads_back() {
+        let e = frame(vec![0; 11], 10).unwrap_err();
+        assert_eq!(e.code, ErrorCode::LimitExceeded);
+        assert!(e.message.contains("11 bytes"), "{}", e.message);
+        let ops = vec![Op::DeleteBranch { id: 3 }];
+        let payload = rmp_serde::to_vec(&ops).unwrap();
+        let mut log = header();
+        log.extend(frame(payload.clone(), payload.len()).unwrap());
+        let read = read("strata-1.log", &log).unwrap();
+        assert_eq!(read.commits.len(), 1);
+        assert!(read.torn_at.is_none());
+    }
 }

@@ -261,7 +261,7 @@ impl Persist {
     /// Logs one commit (called under the database's write lock, so log order is commit order). Returns the
     /// record's number, for `wait`.
     pub fn append(&self, ops: &[Op]) -> Result<u64> {
-        let record = log::record(ops);
+        let record = log::record(ops)?;
         let mut log = self.log.lock();
         if let Some(why) = &log.broken {
             return fail!(Io, "{} cannot be written to any more: {why}; reopen the database", self.storage.describe());
