@@ -325,6 +325,16 @@ describe('open, close, reopen', () => {
     }
   })
 
+  it("'none': a process that exits without close() writes its changes as it exits, on either backend", async () => {
+    const dir = tempDir()
+    const c = await hold(dir, BACKEND, { durability: 'none' })
+    await c.send({ op: 'put', key: 'a', value: 1 })
+    expect(await c.send({ op: 'tx', puts: { t: 2 } })).toBe('ok null')
+    c.proc.stdin!.end() // hold.mjs calls process.exit(0) when stdin closes, without close()
+    expect((await c.exited).code).toBe(0)
+    reopened(dir, (db) => expect([db.kv.get('a'), db.kv.get('t')]).toEqual([1, 2]))
+  })
+
   it("'none': close() writes every change, also after a transaction, before the process exits", async () => {
     const dir = tempDir()
     const c = await hold(dir, BACKEND, { durability: 'none' })

@@ -65,6 +65,34 @@ function syncInBackground(db: Binding): void {
   ;(timer as { unref?: () => void }).unref?.()
 }
 
+/** Databases opened with `'none'` durability, for `flushAtExit`. */
+const unwritten = new Set<WeakRef<Binding>>()
+let listening = false
+
+/**
+ * At a normal exit, writes what a `'none'` database still holds, as the native addon does when Node tears its
+ * handles down: a process that exits without `close()` keeps its writes on both backends (a killed one loses what
+ * it had not flushed, on both). One listener serves every database; closed ones throw `CLOSED` and are skipped.
+ */
+function flushAtExit(db: Binding): void {
+  const exits = (globalThis as { process?: { once?: (event: 'exit', f: () => void) => void } }).process
+  if (typeof exits?.once !== 'function') return
+  if (!listening) {
+    listening = true
+    exits.once('exit', () => {
+      for (const ref of unwritten) {
+        try {
+          ref.deref()?.flush()
+        } catch {
+          // Closed: it wrote everything at its close.
+        }
+      }
+    })
+  }
+  for (const ref of unwritten) if (ref.deref() === undefined) unwritten.delete(ref)
+  unwritten.add(new WeakRef(db))
+}
+
 /**
  * @param hostFs file access for `Strata.open`, where the runtime has a file system (Node, Deno); `undefined` in
  *   browsers, where opening a directory is `UNSUPPORTED`.
@@ -79,6 +107,7 @@ export function wasmBackend(mod: WasmModule, memory: WebAssembly.Memory, hostFs?
       }
       const db = mod.Database.open(hostFs(path, o.create), o.durability, o.readOnly, o.maxVersions, o.maxAgeMs)
       if (o.durability === 'standard' && !o.readOnly) syncInBackground(db)
+      if (o.durability === 'none' && !o.readOnly) flushAtExit(db)
       return db
     },
     readBuffer: (binding) => linearReadBuffer(binding as WasmBinding, memory),
