@@ -225,6 +225,21 @@ describe('time travel: db.at(ts)', () => {
 })
 
 describe('time travel: timeRange', () => {
+  it('timestamps count microseconds: two writes 0.4 ms apart are a fraction of a millisecond apart', () => {
+    // Whole-millisecond clocks (WebAssembly's was) give gaps of 1 (the same millisecond) or about 1000, never
+    // in between. A few tries, so that a busy machine stretching one wait does not decide.
+    const db = Strata.cache()
+    const gaps: number[] = []
+    const at = (v: number) => (db.kv.put('k', v), db.kv.getVersioned('k')!.timestamp)
+    for (let i = 0; i < 20 && !gaps.some((g) => g >= 100 && g <= 900); i++) {
+      const a = at(i)
+      const until = performance.now() + 0.4
+      while (performance.now() < until);
+      gaps.push(at(i) - a)
+    }
+    expect(gaps.filter((g) => g >= 100 && g <= 900), `gaps: ${gaps.join(', ')}`).not.toEqual([])
+  })
+
   it('nulls on an empty database and on a branch made with createBranch', () => {
     const db = Strata.cache()
     expect(db.timeRange()).toEqual({ oldest: null, latest: null })

@@ -35,10 +35,37 @@ fn ns(n: u32) -> Result<core::Namespace> {
     js(wire::namespace(n))
 }
 
-/// `std::time` panics on wasm32-unknown-unknown; the host's clock has millisecond resolution, and the engine's
-/// clock keeps timestamps strictly increasing within a millisecond.
+#[wasm_bindgen]
+extern "C" {
+    /// Milliseconds since `performance.timeOrigin`, with a fraction: microseconds in Node and Deno, coarser in
+    /// browsers.
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+}
+
+thread_local! {
+    /// What turns `performance.now()` into milliseconds since the epoch; NaN until the first reading.
+    static EPOCH_OFFSET: std::cell::Cell<f64> = const { std::cell::Cell::new(f64::NAN) };
+}
+
+/// Microseconds since the epoch (`std::time` panics on wasm32-unknown-unknown). `Date.now()` alone counts whole
+/// milliseconds, which made every timestamp here a multiple of 1000 where the native backend's are not;
+/// `performance.now()` is finer, but counts on a monotonic clock that drifts from the wall clock. So the wall clock
+/// sets the offset, again whenever the two part by a millisecond or more (a clock step, a slow drift), and the fine
+/// clock gives the microseconds. The engine's clock keeps timestamps strictly increasing across such a reset.
 fn wall_clock() -> u64 {
-    (js_sys::Date::now() * 1000.0) as u64
+    let wall = js_sys::Date::now();
+    let fine = performance_now();
+    let ms = EPOCH_OFFSET.with(|offset| {
+        let t = offset.get() + fine;
+        // Also true for the first reading, whose offset is NaN.
+        if !((t - wall).abs() < 1.0) {
+            offset.set(wall - fine);
+            return wall;
+        }
+        t
+    });
+    (ms * 1000.0) as u64
 }
 
 #[wasm_bindgen]
