@@ -240,6 +240,26 @@ describe('time travel: timeRange', () => {
     expect(gaps.filter((g) => g >= 100 && g <= 900), `gaps: ${gaps.join(', ')}`).not.toEqual([])
   })
 
+  it('on a db.at(ts) handle: the range as the branch was at ts', () => {
+    const db = Strata.cache()
+    const t = (f: () => unknown) => (f(), db.timeRange().latest!)
+    const t1 = t(() => db.kv.put('a', 1))
+    const t2 = t(() => db.events.append('e', 1))
+    const t3 = t(() => db.state.set('s', 1))
+    const t4 = t(() => db.kv.delete('a'))
+    expect(db.timeRange()).toEqual({ oldest: t1, latest: t4 })
+    expect(db.at(t4 + 1000).timeRange()).toEqual({ oldest: t1, latest: t4 })
+    expect(db.at(t3).timeRange()).toEqual({ oldest: t1, latest: t3 })
+    expect(db.at(t3 - 1).timeRange()).toEqual({ oldest: t1, latest: t2 })
+    expect(db.at(t1).timeRange()).toEqual({ oldest: t1, latest: t1 })
+    expect(db.at(t1 - 1).timeRange()).toEqual({ oldest: null, latest: null })
+    // A fork carries the history it shares: as of before the fork, its source's range then.
+    db.forkBranch('f')
+    const f = db.branch('f')
+    f.kv.put('b', 1)
+    expect(f.at(t2).timeRange()).toEqual({ oldest: t1, latest: t2 })
+  })
+
   it('nulls on an empty database and on a branch made with createBranch', () => {
     const db = Strata.cache()
     expect(db.timeRange()).toEqual({ oldest: null, latest: null })

@@ -66,7 +66,7 @@ export interface Binding {
   forkBranch(name: string, from: number): number
   deleteBranch(name: string): void
   listBranches(): Uint8Array
-  timeRange(branch: number): Uint8Array
+  timeRange(branch: number, asOf: number | undefined): Uint8Array
   spaceId(name: string): number
   listSpaces(branch: number): Uint8Array
   deleteSpace(branch: number, name: string, force: boolean): boolean

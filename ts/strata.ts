@@ -1432,9 +1432,12 @@ export class Strata {
     return this.derive([this.branchName, this.branchId], ts)
   }
 
-  /** The oldest and latest version timestamps of the current branch (`null`s when it is empty). */
+  /**
+   * The oldest and latest version timestamps of the current branch (`null`s when it is empty). On a handle from
+   * `db.at(ts)`, as the branch was at `ts`: the latest is the newest version at or before it.
+   */
   timeRange(): { oldest: number | null; latest: number | null } {
-    const [oldest, latest] = decodeAll(this.call((b) => b.timeRange(this.branchId))) as [number | null, number | null]
+    const [oldest, latest] = decodeAll(this.call((b) => b.timeRange(this.branchId, this.asOf))) as [number | null, number | null]
     return { oldest, latest }
   }
 

@@ -149,7 +149,7 @@ export class NativeDatabase implements Binding {
   forkBranch(name: string, from: number): number { return this.addon.dbForkBranch(this.handle, name, from) }
   deleteBranch(name: string): void { this.addon.dbDeleteBranch(this.handle, name) }
   listBranches(): Uint8Array { return this.addon.dbListBranches(this.handle) }
-  timeRange(branch: number): Uint8Array { return this.addon.dbTimeRange(this.handle, branch) }
+  timeRange(branch: number, asOf: number | undefined): Uint8Array { return this.addon.dbTimeRange(this.handle, branch, asOf) }
   spaceId(name: string): number { return this.addon.dbSpaceId(this.handle, name) }
   listSpaces(branch: number): Uint8Array { return this.addon.dbListSpaces(this.handle, branch) }
   deleteSpace(branch: number, name: string, force: boolean): boolean { return this.addon.dbDeleteSpace(this.handle, branch, name, force) }

@@ -167,6 +167,19 @@ impl Branch {
         (shards.iter().filter_map(|s| s.oldest).min(), shards.iter().filter_map(|s| s.latest).max())
     }
 
+    /// `time_range` as the branch was at `as_of`: the oldest version and the newest one at or before it.
+    pub fn time_range_at(&self, as_of: u64) -> (Option<u64>, Option<u64>) {
+        match self.time_range() {
+            (Some(oldest), _) if oldest > as_of => (None, None),
+            (oldest, Some(latest)) if latest > as_of => {
+                // The shards keep only the ends of their history: a moment inside it takes a look at every chain.
+                let at = self.entries().iter().filter_map(|(_, head)| head.at(Some(as_of)).map(|v| v.timestamp)).max();
+                (oldest, at)
+            }
+            range => range,
+        }
+    }
+
     pub fn state(&self) -> BranchState {
         let (oldest, latest) = self.time_range();
         BranchState {

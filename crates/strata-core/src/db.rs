@@ -395,8 +395,11 @@ impl Database {
     }
 
     /// `(oldest, latest)` version timestamps of a branch.
-    pub fn time_range(&self, branch: BranchId) -> Result<(Option<u64>, Option<u64>)> {
-        Ok(self.read().branch(branch)?.time_range())
+    /// The oldest and newest version timestamps of `branch`, as it was at `as_of` if given.
+    pub fn time_range(&self, branch: BranchId, as_of: Option<u64>) -> Result<(Option<u64>, Option<u64>)> {
+        let inner = self.read();
+        let branch = inner.branch(branch)?;
+        Ok(as_of.map_or_else(|| branch.time_range(), |t| branch.time_range_at(t)))
     }
 
     // ---- spaces ---------------------------------------------------------------------------------------------

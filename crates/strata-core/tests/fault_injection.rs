@@ -186,7 +186,7 @@ fn observe(db: &Database, spaces: Vec<String>) -> State {
                     }
                 }
             }
-            BranchState { id, range: db.time_range(id).unwrap(), spaces: db.list_spaces(id).unwrap(), data, info }
+            BranchState { id, range: db.time_range(id, None).unwrap(), spaces: db.list_spaces(id).unwrap(), data, info }
         })
         .collect();
     let ids = (0..PROBED_IDS).map(|id| db.branch_name(id).map_err(|e| e.message)).collect();

@@ -225,6 +225,7 @@ enum Op {
     },
     TimeRange {
         b: B,
+        at: At,
     },
     ListBranches,
     /// Use the id of a deleted branch (the `i`-th deleted, modulo) for an operation; it must fail cleanly.
@@ -358,7 +359,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (branch(), branch()).prop_map(|(a, b)| Op::Diff { a, b }),
         1 => branch().prop_map(|b| Op::ListSpaces { b }),
         2 => delete_space_op(),
-        1 => branch().prop_map(|b| Op::TimeRange { b }),
+        1 => (branch(), at()).prop_map(|(b, at)| Op::TimeRange { b, at }),
         1 => Just(Op::ListBranches),
         1 => (any::<u8>(), 0u8..7, prop_oneof![branch(), fresh()]).prop_map(|(i, kind, other)| Op::Stale { i, kind, other }),
     ]
@@ -413,6 +414,18 @@ struct MBranch {
     spaces: BTreeSet<u32>,
     oldest: Option<u64>,
     latest: Option<u64>,
+}
+
+impl MBranch {
+    /// The oldest and newest timestamps of the branch's versions; as of `at`, the newest at or before it (none
+    /// when the branch's history starts after it), found the plain way: every version of every key.
+    fn time_range(&self, at: Option<u64>) -> (Option<u64>, Option<u64>) {
+        let Some(t) = at else { return (self.oldest, self.latest) };
+        if self.oldest.is_none_or(|o| o > t) {
+            return (None, None);
+        }
+        (self.oldest, self.data.values().flatten().map(|v| v.ts).filter(|ts| *ts <= t).max())
+    }
 }
 
 fn head<'a>(data: &'a Data, k: &MKey) -> Option<&'a MVer> {
@@ -975,7 +988,7 @@ impl Harness {
             | Op::History { b, .. }
             | Op::ListSpaces { b }
             | Op::DeleteSpace { b, .. }
-            | Op::TimeRange { b }
+            | Op::TimeRange { b, .. }
             | Op::Stale { other: b, .. }
             | Op::Create { new: b } => *b = self.pick(*b),
             Op::Tx { b, steps, .. } => {
@@ -1132,11 +1145,11 @@ impl Harness {
                 let Ok(id) = self.id(b)? else { return Ok(()) };
                 same!(code(db.delete_space(id, space, force)), self.m.delete_space(b, space, force), "delete space");
             }
-            Op::TimeRange { b } => {
+            Op::TimeRange { b, at } => {
                 let b = name(b);
                 let Ok(id) = self.id(b)? else { return Ok(()) };
-                let mb = &self.m.branches[b];
-                same!(code(db.time_range(id)), Ok((mb.oldest, mb.latest)), "time range");
+                let at = self.at(at);
+                same!(code(db.time_range(id, at)), Ok(self.m.branches[b].time_range(at)), "time range at a time");
             }
             Op::ListBranches => {
                 same!(db.list_branches(), self.m.list_branches(), "list branches");
@@ -1246,7 +1259,7 @@ impl Harness {
         for name in &names {
             let (id, mb) = (self.id(name)?.unwrap(), &self.m.branches[*name]);
             prop_assert_eq!(db.branch_name(id).unwrap(), name.as_str());
-            prop_assert_eq!(code(db.time_range(id)), Ok((mb.oldest, mb.latest)), "time range of {}", name);
+            prop_assert_eq!(code(db.time_range(id, None)), Ok((mb.oldest, mb.latest)), "time range of {}", name);
             prop_assert_eq!(code(db.list_spaces(id)), self.m.list_spaces(name), "spaces of {}", name);
             for k in &keys {
                 let mut m: Vec<MVer> = mb.data.get(k).cloned().unwrap_or_default();
@@ -1372,10 +1385,10 @@ fn merging_twice_applies_nothing_new() {
     db.put(KV, feat, 0, "a", &[4]).unwrap();
     for strategy in [Merge::Strict, Merge::Theirs, Merge::Ours] {
         let first = db.merge(feat, main, strategy).unwrap();
-        let range = db.time_range(main).unwrap();
+        let range = db.time_range(main, None).unwrap();
         let again = db.merge(feat, main, strategy).unwrap();
         assert_eq!(again, report(0, &[], true), "{strategy:?} after {first:?}");
-        assert_eq!(db.time_range(main).unwrap(), range, "no commit");
+        assert_eq!(db.time_range(main, None).unwrap(), range, "no commit");
     }
     assert_eq!(val(&db, main, "a"), Some(vec![4]));
     assert_eq!(versions(&db, main, "a"), [2, 1]);
@@ -1457,11 +1470,11 @@ fn strict_conflict_writes_nothing() {
     db.put(KV, main, 0, "a", &[2]).unwrap();
     db.put(Namespace::State, main, s1, "a", &[2]).unwrap();
 
-    let range = db.time_range(main).unwrap();
+    let range = db.time_range(main, None).unwrap();
     let spaces = db.list_spaces(main).unwrap();
     let before = db.diff(main, feat).unwrap();
     assert_eq!(db.merge(feat, main, Merge::Strict).unwrap(), report(0, &["a"], false));
-    assert_eq!(db.time_range(main).unwrap(), range);
+    assert_eq!(db.time_range(main, None).unwrap(), range);
     assert_eq!(db.list_spaces(main).unwrap(), spaces);
     assert_eq!(db.diff(main, feat).unwrap(), before);
     assert_eq!(val(&db, main, "b"), None, "the non-conflicting key is not applied either");
@@ -1527,7 +1540,7 @@ fn a_transaction_commits_every_write_as_a_version_at_one_timestamp() {
     assert_eq!([a[0].timestamp, a[1].timestamp], [b[0].timestamp; 2]);
     assert_eq!(val(&db, main, "a"), Some(vec![2]));
     assert_eq!(val(&db, main, "b"), None);
-    assert_eq!(db.time_range(main).unwrap(), (Some(2), Some(3)));
+    assert_eq!(db.time_range(main, None).unwrap(), (Some(2), Some(3)));
 }
 
 #[test]
@@ -1546,7 +1559,7 @@ fn a_transaction_that_conflicts_writes_nothing() {
     db.put(KV, main, 0, "a", &[2]).unwrap();
     assert_eq!(tx.commit().unwrap_err().code, ErrorCode::Conflict);
     assert_eq!(val(&db, main, "b"), None);
-    assert_eq!(db.time_range(main).unwrap(), (Some(3), Some(6)), "only the outside put committed");
+    assert_eq!(db.time_range(main, None).unwrap(), (Some(3), Some(6)), "only the outside put committed");
 
     // A key it only wrote, changed by a merge since it began.
     let mut tx = db.begin(main, false).unwrap();
@@ -1579,7 +1592,7 @@ fn a_read_only_transaction_refuses_writes() {
     let db = db();
     let main = db.branch_id("default").unwrap();
     db.put(KV, main, 0, "a", &[1]).unwrap();
-    let range = db.time_range(main).unwrap();
+    let range = db.time_range(main, None).unwrap();
     let mut tx = db.begin(main, true).unwrap();
     assert_eq!(tx.put(KV, 0, "b", &[1]).unwrap_err().code, ErrorCode::ReadOnly);
     assert_eq!(tx.delete(KV, 0, "a").unwrap_err().code, ErrorCode::ReadOnly);
@@ -1590,7 +1603,7 @@ fn a_read_only_transaction_refuses_writes() {
     tx.commit().unwrap();
     assert_eq!(val(&db, main, "a"), Some(vec![3]));
     assert_eq!(val(&db, main, "b"), None);
-    assert_eq!(db.time_range(main).unwrap(), (range.0, Some(range.1.unwrap() + 1)));
+    assert_eq!(db.time_range(main, None).unwrap(), (range.0, Some(range.1.unwrap() + 1)));
 }
 
 // ---- regressions ---------------------------------------------------------------------------------------------
@@ -1665,12 +1678,12 @@ fn writing_nothing_takes_no_timestamp_and_leaves_the_time_range() {
     assert!(!db.delete(KV, main, 0, "a").unwrap());
     assert_eq!(db.fork_branch("x", 99).unwrap_err().code, ErrorCode::BranchNotFound);
     assert_eq!(db.create_branch("default").unwrap_err().code, ErrorCode::BranchExists);
-    assert_eq!(db.time_range(main).unwrap(), (None, None));
+    assert_eq!(db.time_range(main, None).unwrap(), (None, None));
     let feat = db.fork_branch("feat", main).unwrap(); // timestamp 2
     assert_eq!(db.merge(feat, main, Merge::Strict).unwrap(), report(0, &[], true));
-    assert_eq!(db.time_range(main).unwrap(), (None, None));
+    assert_eq!(db.time_range(main, None).unwrap(), (None, None));
     db.put(KV, main, 0, "a", &[1]).unwrap();
-    assert_eq!(db.time_range(main).unwrap(), (Some(3), Some(3)));
+    assert_eq!(db.time_range(main, None).unwrap(), (Some(3), Some(3)));
 }
 
 /// Space ids used to be taken on trust: a write into an id `space_id` never handed out succeeded, and then
@@ -1689,7 +1702,7 @@ fn unknown_space_ids_are_refused() {
     assert_eq!(tx.commit().unwrap_err().code, ErrorCode::InvalidValue);
     assert_eq!(val(&db, main, "a"), None, "the whole transaction is refused");
     assert_eq!(db.get(KV, main, 7, "a", None, |_| ()).unwrap(), None);
-    assert_eq!(db.time_range(main).unwrap(), (None, None));
+    assert_eq!(db.time_range(main, None).unwrap(), (None, None));
     assert_eq!(db.list_spaces(main).unwrap(), ["default"]);
     let empty = db.create_branch("empty").unwrap();
     assert!(db.diff(main, empty).unwrap().is_empty());

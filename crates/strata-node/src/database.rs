@@ -424,8 +424,8 @@ pub fn db_list_branches(db: f64) -> Result<Uint8Array> {
 }
 
 #[napi(catch_unwind)]
-pub fn db_time_range(db: f64, branch: f64) -> Result<Uint8Array> {
-    engine(db, |db| js(db.time_range(branch as u64)).map(|r| wire::time_range(r).into()))
+pub fn db_time_range(db: f64, branch: f64, as_of: Option<f64>) -> Result<Uint8Array> {
+    engine(db, |db| js(db.time_range(branch as u64, wire::opt_u64(as_of))).map(|r| wire::time_range(r).into()))
 }
 
 #[napi(catch_unwind)]

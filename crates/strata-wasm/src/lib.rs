@@ -426,8 +426,8 @@ impl Database {
     }
 
     #[wasm_bindgen(js_name = timeRange)]
-    pub fn time_range(&self, branch: f64) -> Result<Vec<u8>> {
-        js(self.db()?.time_range(branch as u64)).map(wire::time_range)
+    pub fn time_range(&self, branch: f64, as_of: Option<f64>) -> Result<Vec<u8>> {
+        js(self.db()?.time_range(branch as u64, wire::opt_u64(as_of))).map(wire::time_range)
     }
 
     #[wasm_bindgen(js_name = spaceId)]
