@@ -364,6 +364,16 @@ describe('branches: delete', () => {
 })
 
 describe('branches: handles from db.branch(name)', () => {
+  it("starts in the calling handle's current space; setSpace on either moves only that one", () => {
+    const db = Strata.cache()
+    db.setSpace('s')
+    db.kv.put('k', 'in s')
+    const h = db.branch('default')
+    expect([h.currentSpace(), h.kv.get('k')]).toEqual(['s', 'in s'])
+    h.setSpace('default')
+    expect([h.kv.get('k'), db.currentSpace(), db.kv.get('k')]).toEqual([null, 's', 'in s'])
+  })
+
   it('are independent: setBranch on one does not move the other', () => {
     const db = Strata.cache()
     db.createBranch('a')

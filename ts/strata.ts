@@ -1326,7 +1326,10 @@ export class Strata {
     this.call((b) => b.deleteBranch(name))
   }
 
-  /** A new handle on the same database whose current branch is `name`. @throws {StrataError} `BRANCH_NOT_FOUND`. */
+  /**
+   * A new handle on the same database whose current branch is `name`, in this handle's current space.
+   * @throws {StrataError} `BRANCH_NOT_FOUND`.
+   */
   branch(name: string): Strata {
     this.enter()
     checkName(name, 'branch')
