@@ -22,6 +22,7 @@ export interface Binding {
   put(ns: Ns, branch: number, space: number, key: string, value: Uint8Array): number
   delete(ns: Ns, branch: number, space: number, key: string): boolean
   cas(ns: Ns, branch: number, space: number, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined
+  /** Live keys as UTF-8 joined by NUL (`wire::key_list`), not a MessagePack array. */
   list(
     ns: Ns,
     branch: number,
@@ -95,6 +96,7 @@ export interface TxBinding {
   put(ns: Ns, space: number, key: string, value: Uint8Array): number
   delete(ns: Ns, space: number, key: string): boolean
   cas(ns: Ns, space: number, key: string, expected: number | undefined, value: Uint8Array): number | null | undefined
+  /** As `Binding.list`: keys joined by NUL. */
   list(ns: Ns, space: number, prefix: string | undefined, after: string | undefined, limit: number | undefined): Uint8Array
   appendEvent(space: number, type: string, payload: Uint8Array): number
   /** Reads event `seq` into the read buffer; its own appends are in the transaction's view too (timestamp 0). */

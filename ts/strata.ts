@@ -298,7 +298,7 @@ class Keyspace {
     const after = options?.after === undefined ? undefined : checkKeyPart(options.after, 'after')
     const limit = optionalNumber(options?.limit, 'limit', true)
     const asOf = optionalNumber(options?.asOf, 'asOf', false) ?? this.target.asOf
-    return decodeAll(this.target.list(this.ns, prefix, after, limit, asOf)) as string[]
+    return decodeKeys(this.target.list(this.ns, prefix, after, limit, asOf))
   }
 
   /**
@@ -332,6 +332,13 @@ function checkKeyPart(s: unknown, what: string): string {
   if (typeof s !== 'string') throw new StrataError('INVALID_VALUE', `${what} must be a string, got ${typeof s}`)
   if (!s.isWellFormed()) throw new StrataError('INVALID_KEY', `${what} contains a lone surrogate, which UTF-8 cannot hold`)
   return s
+}
+
+const keyDecoder = new TextDecoder()
+
+/** The keys of a list as the bindings return them: UTF-8, joined by NUL, which no key holds. */
+function decodeKeys(bytes: Uint8Array): string[] {
+  return bytes.length === 0 ? [] : keyDecoder.decode(bytes).split('\0')
 }
 
 function decodeAll(bytes: Uint8Array): unknown {

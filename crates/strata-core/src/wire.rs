@@ -165,8 +165,21 @@ pub fn list(
 ) -> Result<Vec<u8>> {
     let limit = opt_u64(limit).map(|n| n as usize);
     db.list_with(namespace(ns)?, branch as u64, space, prefix.unwrap_or(""), after, limit, opt_u64(as_of), |keys| {
-        strings(keys)
+        key_list(keys)
     })
+}
+
+/// The keys of a list, joined by NUL, which no key holds (nothing for no keys). Not a MessagePack array: the host
+/// splits one decoded string, where decoding each key on its own was a third of a 100-key list.
+pub fn key_list<S: AsRef<str>>(keys: &[S]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(keys.iter().map(|k| k.as_ref().len() + 1).sum());
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(k.as_ref().as_bytes());
+    }
+    out
 }
 
 /// Merge strategies by name.
@@ -289,4 +302,16 @@ pub fn merge_report(r: &MergeReport) -> Vec<u8> {
 /// A host number that stands for an optional count or timestamp (hosts pass doubles); negatives mean none.
 pub fn opt_u64(n: Option<f64>) -> Option<u64> {
     n.filter(|n| *n >= 0.0).map(|n| n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_list_is_the_keys_joined_by_nul() {
+        assert_eq!(key_list::<&str>(&[]), b"");
+        assert_eq!(key_list(&["only"]), b"only");
+        assert_eq!(key_list(&["a", "é", "b c"]), "a\0é\0b c".as_bytes());
+    }
 }

@@ -130,7 +130,7 @@ pub fn tx_list(
     let keys = transaction(tx, |tx| {
         tx.list(wire::namespace(ns_)?, space, prefix.as_deref().unwrap_or(""), after.as_deref(), limit)
     })?;
-    Ok(wire::strings(&keys).into())
+    Ok(wire::key_list(&keys).into())
 }
 
 #[napi(catch_unwind)]

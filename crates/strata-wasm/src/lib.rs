@@ -495,7 +495,7 @@ impl Transaction {
     ) -> Result<Vec<u8>> {
         let limit = wire::opt_u64(limit).map(|n| n as usize);
         let keys = self.tx.list(ns(ns_)?, space, prefix.as_deref().unwrap_or(""), after.as_deref(), limit);
-        js(keys).map(|k| wire::strings(&k))
+        js(keys).map(|k| wire::key_list(&k))
     }
 
     #[wasm_bindgen(js_name = appendEvent)]
