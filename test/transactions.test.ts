@@ -452,6 +452,39 @@ describe('transactions', () => {
   })
 
   describe('reads are validated at commit', () => {
+    it('a key another writer adds in a range a list looked at is a conflict (no phantoms)', () => {
+      // Two agents each claim a slot while fewer than 2 are taken: without range checks both would commit.
+      const db = Strata.cache()
+      const other = db.branch('default')
+      db.kv.put('claim:a', 1)
+      const claim = (who: string, meanwhile?: () => void) =>
+        db.transaction((tx) => {
+          const taken = tx.kv.list({ prefix: 'claim:' }).length
+          meanwhile?.()
+          if (taken < 2) tx.kv.put(`claim:${who}`, 1)
+          return taken
+        })
+      expectCode(() => claim('b', () => other.kv.put('claim:c', 1)), 'CONFLICT')
+      expect(db.kv.list({ prefix: 'claim:' })).toEqual(['claim:a', 'claim:c'])
+      // Read-only work too: a list that only read still answers for its range at commit.
+      expectCode(() => db.transaction((tx) => (tx.kv.list({ prefix: 'claim:' }), other.kv.put('claim:d', 1))), 'CONFLICT')
+      // Outside the range, or past where a limit stopped the list, nothing conflicts.
+      expect(db.transaction((tx) => (other.kv.put('task:1', 1), tx.kv.list({ prefix: 'claim:' })))).toEqual([
+        'claim:a',
+        'claim:c',
+        'claim:d',
+      ])
+      expect(db.transaction((tx) => {
+        const first = tx.kv.list({ prefix: 'claim:', limit: 1 })
+        other.kv.put('claim:z', 1)
+        tx.kv.put('seen', first)
+        return first
+      })).toEqual(['claim:a'])
+      expectCode(() => db.transaction((tx) => (tx.kv.list({ prefix: 'claim:', limit: 1 }), other.kv.put('claim:0', 1))), 'CONFLICT')
+      // A readOnly transaction reads one snapshot and never conflicts.
+      expect(db.transaction((tx) => (tx.kv.list({ prefix: 'claim:' }), other.kv.put('claim:y', 1), 'ok'), { readOnly: true })).toBe('ok')
+    })
+
     it('a transaction that only read a key conflicts when someone else changed it, and retries run fn again', () => {
       const db = Strata.cache()
       const other = db.branch('default')

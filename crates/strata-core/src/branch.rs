@@ -132,6 +132,11 @@ impl Branch {
         self.shards[shard_of(key)].read()
     }
 
+    /// Shard `i`, read-locked.
+    pub fn shard_at(&self, i: usize) -> RwLockReadGuard<'_, Shard> {
+        self.shards[i].read()
+    }
+
     /// The head of `key`'s chain, if it has one.
     pub fn head(&self, key: &[u8]) -> Option<Arc<Version>> {
         self.shard(key).map.get(key).map(|h| h.0.clone())
@@ -215,6 +220,11 @@ pub fn shard_bit(key: &[u8]) -> u32 {
 }
 
 impl Locked<'_> {
+    /// The locked shards' maps, with their index.
+    pub fn maps(&self) -> impl Iterator<Item = (usize, &Map)> {
+        self.guards.iter().enumerate().filter_map(|(i, g)| g.as_ref().map(|g| (i, &g.map)))
+    }
+
     /// The locked shard holding `key`. Only keys in the locked set may be asked for.
     pub fn shard(&self, key: &[u8]) -> &Shard {
         self.guards[shard_of(key)].as_deref().expect("a commit touches only the shards it locked")

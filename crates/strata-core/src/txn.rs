@@ -12,6 +12,10 @@
 //! them. Reading a whole log (a list or a count) records the first sequence number past the snapshot's log as
 //! read, so an append by anyone else (which must write that number) is a conflict like a changed key.
 //!
+//! A list reads a range: its commit checks that no other commit added a key in the part of the range the list
+//! looked at (a phantom), so that a decision made on a list ("fewer than N claims, so claim one") still holds. A
+//! range may hold keys of every shard, so a writing transaction that listed locks them all.
+//!
 //! A transaction that wrote nothing still checks what it read, so that what it returns was current when it
 //! committed; it locks nothing for that (see `check_reads`). A read-only one reads one snapshot and checks
 //! nothing: it never conflicts.
@@ -29,7 +33,7 @@ use smallvec::SmallVec;
 use crate::branch::{shard_bit, BranchId};
 use crate::bytes::Bytes;
 use crate::db::{scan, Database};
-use crate::entries::Entries;
+use crate::entries::{shard_of, Entries, Map, SHARDS};
 use crate::error::{fail, Result};
 use crate::events;
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey};
@@ -51,6 +55,8 @@ pub struct Transaction {
     snapshot: Entries,
     /// Every key read or written: one map, so a buffered write costs one lookup in it.
     keys: BTreeMap<StoreKey, Slot>,
+    /// The key ranges its lists covered: a key another commit adds in one is a conflict too (a phantom).
+    scans: Vec<Scan>,
     /// Writes buffered, in all keys.
     writes: usize,
     write_bytes: usize,
@@ -59,6 +65,23 @@ pub struct Transaction {
     over_cap: bool,
     read_only: bool,
     finished: bool,
+}
+
+/// A key range a list covered: the keys with `prefix`, from `from`, up to and including `upto` when the list
+/// stopped at its limit there. Every key in it at the snapshot was looked at, so is re-checked as a read; what the
+/// range adds is a key that was not there.
+struct Scan {
+    from: Bound<StoreKey>,
+    prefix: StoreKey,
+    upto: Option<StoreKey>,
+}
+
+impl Scan {
+    /// The keys of `map` in the range.
+    fn keys<'a>(&'a self, map: &'a Map) -> impl Iterator<Item = &'a StoreKey> {
+        let to = self.upto.clone().map_or(Bound::Unbounded, Bound::Included);
+        map.range((self.from.clone(), to)).map(|(k, _)| k).take_while(|k| k.starts_with(&self.prefix))
+    }
 }
 
 /// What a transaction keeps of one key it read or wrote.
@@ -105,6 +128,7 @@ impl Database {
             branch,
             snapshot,
             keys: BTreeMap::new(),
+            scans: Vec::new(),
             writes: 0,
             write_bytes: 0,
             over_cap: false,
@@ -183,7 +207,7 @@ impl Transaction {
         let in_prefix = |k: &StoreKey| k.starts_with(&from);
         let pending = self
             .keys
-            .range::<StoreKey, _>((lo, Bound::Unbounded))
+            .range::<StoreKey, _>((lo.clone(), Bound::Unbounded))
             .take_while(|(k, _)| in_prefix(k))
             .filter(|(_, s)| !s.writes.is_empty())
             .map(|(k, _)| k.clone());
@@ -191,6 +215,7 @@ impl Transaction {
         keys.sort();
         keys.dedup();
         let mut out = Vec::new();
+        let mut upto = None;
         for k in keys {
             if out.len() >= limit.unwrap_or(usize::MAX) {
                 break;
@@ -199,9 +224,16 @@ impl Transaction {
                 continue;
             }
             let name = keyspace::decode(&k).key.to_string();
+            upto = Some(k.clone());
             if self.see(k).version().is_some() {
                 out.push(name);
             }
+        }
+        // What the list looked at: the whole range, or up to where its limit stopped it (nothing, for a limit of 0).
+        match (out.len() >= limit.unwrap_or(usize::MAX), upto) {
+            (false, _) => self.scans.push(Scan { from: lo, prefix: from, upto: None }),
+            (true, Some(upto)) => self.scans.push(Scan { from: lo, prefix: from, upto: Some(upto) }),
+            (true, None) => {}
         }
         Ok(out)
     }
@@ -363,6 +395,7 @@ impl Transaction {
         self.usable(false)?;
         let snapshot = std::mem::take(&mut self.snapshot);
         let keys = std::mem::take(&mut self.keys);
+        let scans = std::mem::take(&mut self.scans);
         let writes = std::mem::take(&mut self.writes);
         self.finish();
         if self.over_cap {
@@ -372,25 +405,36 @@ impl Transaction {
                  nothing of it was written; split it into smaller transactions"
             );
         }
-        if self.read_only || keys.is_empty() {
+        if self.read_only || (keys.is_empty() && scans.is_empty()) {
             return Ok(());
         }
         let Some(db) = self.db.upgrade() else {
             return fail!(Closed, "the database of this transaction was closed before it committed");
         };
         if writes == 0 {
-            return check_reads(&db, self.branch, &snapshot, &keys);
+            return check_reads(&db, self.branch, &snapshot, &keys, &scans);
         }
-        let shards = keys.keys().fold(0, |set, k| set | shard_bit(k));
+        // A key another commit adds in a listed range may land in any shard.
+        let ranged = if scans.is_empty() { 0 } else { (1 << SHARDS) - 1 };
+        let shards = keys.keys().fold(ranged, |set, k| set | shard_bit(k));
         db.commit(self.branch, shards, move |locked| {
             // A shard no commit has touched since the snapshot needs no key looked up again.
             let unchanged = locked.unchanged_since(&snapshot);
+            let changed = |i: usize| unchanged & (1 << i) == 0;
+            let added: Vec<StoreKey> = (locked.maps())
+                .filter(|(i, _)| changed(*i))
+                .flat_map(|(i, now)| phantoms(&scans, &snapshot.shards()[i], now))
+                .collect();
             // Applying the writes would copy every node the snapshot still shares: let go of it first.
             drop(snapshot);
-            conflict(keys.iter().filter_map(|(k, s)| {
-                let head = || locked.shard(k).map.get(k).map_or(0, |h| h.version);
-                (shard_bit(k) & unchanged == 0 && head() != s.observed).then_some(k)
-            }))?;
+            conflict(
+                keys.iter()
+                    .filter(|(k, s)| {
+                        changed(shard_of(k)) && locked.shard(k).map.get(*k).map_or(0, |h| h.version) != s.observed
+                    })
+                    .map(|(k, _)| k)
+                    .chain(&added),
+            )?;
             // Each key's writes in order: replayed from the log, they give the same versions again.
             let writes = keys
                 .into_iter()
@@ -454,17 +498,43 @@ fn conflict<'a>(changed: impl Iterator<Item = &'a StoreKey>) -> Result<()> {
     )
 }
 
-/// Checks the keys a transaction without writes read, as its commit: `CONFLICT` if any changed since `snapshot`.
-/// With nothing to apply, no shard stays locked across the check: versions only grow, so a key found unchanged
-/// was unchanged all along until then, and every read was still current when the first key was looked at.
-fn check_reads(db: &Database, branch: BranchId, snapshot: &Entries, keys: &BTreeMap<StoreKey, Slot>) -> Result<()> {
+/// The keys a listed range holds in `now` that it did not hold in `then`: added by another commit.
+fn phantoms(scans: &[Scan], then: &Map, now: &Map) -> Vec<StoreKey> {
+    scans.iter().flat_map(|s| s.keys(now).filter(|k| then.get(*k).is_none()).cloned().collect::<Vec<_>>()).collect()
+}
+
+/// Checks the keys and ranges a transaction without writes read, as its commit: `CONFLICT` if any changed since
+/// `snapshot`. With nothing to apply, no shard stays locked across the check: versions only grow and a key once
+/// added stays (a delete is a version), so what was found unchanged was unchanged all along until then, and every
+/// read was still current when the first shard was looked at.
+fn check_reads(
+    db: &Database,
+    branch: BranchId,
+    snapshot: &Entries,
+    keys: &BTreeMap<StoreKey, Slot>,
+    scans: &[Scan],
+) -> Result<()> {
     let inner = db.read();
     let branch = inner.branch(branch)?;
-    conflict(keys.iter().filter_map(|(k, s)| {
-        let shard = branch.shard(k);
-        let changed = !shard.map.same(snapshot.shard(k)) && shard.map.get(k).map_or(0, |h| h.version) != s.observed;
-        changed.then_some(k)
-    }))
+    let added: Vec<StoreKey> = (0..SHARDS)
+        .flat_map(|i| {
+            let now = branch.shard_at(i);
+            if now.map.same(&snapshot.shards()[i]) {
+                Vec::new()
+            } else {
+                phantoms(scans, &snapshot.shards()[i], &now.map)
+            }
+        })
+        .collect();
+    conflict(
+        keys.iter()
+            .filter(|(k, s)| {
+                let shard = branch.shard(k);
+                !shard.map.same(snapshot.shard(k)) && shard.map.get(*k).map_or(0, |h| h.version) != s.observed
+            })
+            .map(|(k, _)| k)
+            .chain(&added),
+    )
 }
 
 #[cfg(test)]
@@ -612,6 +682,39 @@ mod tests {
         read(&mut tx, "k");
         drop(db);
         assert_eq!(tx.commit().unwrap_err().code, ErrorCode::Closed);
+    }
+
+    #[test]
+    fn a_key_added_where_a_list_looked_is_a_conflict_and_one_added_elsewhere_is_not() {
+        let db = db();
+        for k in ["p:b", "p:d", "q:a"] {
+            db.put(Kv, 0, S, k, &[1]).unwrap();
+        }
+        // The key another commit adds after the list, the list's limit, with and without a write of the
+        // transaction (which locks shards) and whether the commit conflicts.
+        let cases = [
+            ("p:c", None, true),
+            ("p:a", None, true),
+            ("p:zz", None, true),
+            ("q:b", None, false),
+            ("p", None, false),
+            ("p:c", Some(1), false),
+            ("p:b0", Some(1), false),
+            ("p:a", Some(1), true),
+            ("p:a", Some(0), false),
+        ];
+        for (write, (added, limit, conflicts)) in [false, true].into_iter().flat_map(|w| cases.map(|c| (w, c))) {
+            let mut tx = db.begin(0, false).unwrap();
+            tx.list(Kv, S, "p:", None, limit).unwrap();
+            if write {
+                tx.put(Kv, S, "mine", &[1]).unwrap();
+            }
+            db.put(Kv, 0, S, added, &[1]).unwrap();
+            let code = tx.commit().err().map(|e| e.code);
+            assert_eq!(code, conflicts.then_some(ErrorCode::Conflict), "{added} limit {limit:?} write {write}");
+            // Back to three live keys; the added one stays as a tombstone, which later lists look at like any key.
+            db.delete(Kv, 0, S, added).unwrap();
+        }
     }
 
     #[test]

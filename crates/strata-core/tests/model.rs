@@ -731,12 +731,16 @@ impl Model {
     /// must still exist and no key the transaction read or wrote may have a new head since its snapshot, even when
     /// it wrote nothing.
     fn commit_tx(&mut self, tx: &MTx) -> R<()> {
-        if tx.read_only || tx.observed.is_empty() {
+        if tx.read_only || (tx.observed.is_empty() && tx.scans.is_empty()) {
             return Ok(());
         }
         let name = self.name_of(tx.id).ok_or(ErrorCode::BranchNotFound)?.to_string();
         let data = &self.branches[&name].data;
         if tx.observed.iter().any(|(k, v)| head_version(data, k) != *v) {
+            return Err(ErrorCode::Conflict);
+        }
+        // A key added in a range one of its lists looked at (a phantom).
+        if data.keys().any(|k| !tx.snapshot.contains_key(k) && tx.scans.iter().any(|s| in_scan(k, s))) {
             return Err(ErrorCode::Conflict);
         }
         let writes = tx.writes.iter().flat_map(|(k, vs)| vs.iter().map(|v| (k.clone(), v.clone(), None))).collect();
@@ -757,6 +761,15 @@ struct MTx {
     snapshot: Data,
     observed: BTreeMap<MKey, u64>,
     writes: BTreeMap<MKey, Vec<Option<Vec<u8>>>>,
+    /// The ranges its lists looked at: namespace, space, prefix, after, and the last key when a limit stopped it.
+    scans: Vec<MScan>,
+}
+
+type MScan = (Namespace, u32, String, Option<String>, Option<String>);
+
+/// Whether a key is in a range a transaction's list looked at.
+fn in_scan(k: &MKey, (ns, sp, prefix, after, upto): &MScan) -> bool {
+    in_range(k, *ns, *sp, prefix, after.as_deref()) && upto.as_ref().is_none_or(|u| k.2.as_bytes() <= u.as_bytes())
 }
 
 /// What a transaction's `get` returns: version, timestamp (0 for its own pending write) and value.
@@ -765,7 +778,8 @@ type TxRead = Option<(u64, u64, Vec<u8>)>;
 impl MTx {
     fn begin(m: &Model, b: &str, read_only: bool) -> MTx {
         let br = &m.branches[b];
-        MTx { id: br.id, read_only, snapshot: br.data.clone(), observed: BTreeMap::new(), writes: BTreeMap::new() }
+        let (observed, writes, scans) = (BTreeMap::new(), BTreeMap::new(), Vec::new());
+        MTx { id: br.id, read_only, snapshot: br.data.clone(), observed, writes, scans }
     }
 
     fn observe(&mut self, k: &MKey) {
@@ -842,14 +856,22 @@ impl MTx {
             .cloned()
             .collect();
         let mut out = Vec::new();
+        let mut upto = None;
         for k in keys {
             if out.len() >= limit.unwrap_or(usize::MAX) {
                 break;
             }
             self.observe(&k);
+            upto = Some(k.2.clone());
             if self.current(&k).is_some() {
                 out.push(k.2);
             }
+        }
+        let (prefix, after) = (prefix.to_string(), after.map(str::to_string));
+        match (out.len() >= limit.unwrap_or(usize::MAX), upto) {
+            (false, _) => self.scans.push((ns, sp, prefix, after, None)),
+            (true, Some(upto)) => self.scans.push((ns, sp, prefix, after, Some(upto))),
+            (true, None) => {}
         }
         out
     }
