@@ -730,6 +730,8 @@ describe('readOnly', () => {
         ['compact', () => r.compact({ maxVersions: 1 })],
       ]
       expectEachCode(writes, 'READ_ONLY')
+      // A transaction's write names the readOnly open as the cause, not the transaction.
+      expectCode(() => r.transaction((tx) => tx.kv.put('a', 3)), 'READ_ONLY', 'opened with readOnly')
       r.close()
       // Closing the reader left the writer's engine open, with nothing of the refused writes.
       expect([w.kv.get('a'), w.kv.history('a').length, w.events.count()]).toEqual([2, 2, 0])

@@ -897,16 +897,22 @@ export class Transaction implements Target {
   /** @internal */
   writable(): void {
     this.open()
-    if (this.asOf !== undefined) throw this.readsThePast()
-    if (this.db.shared.readOnly) throw new StrataError('READ_ONLY', 'this database was opened with readOnly: true; open it without to write')
-    if (this.readOnly) throw new StrataError('READ_ONLY', 'this transaction is read-only; begin one without readOnly to write')
+    this.refuseWrites()
   }
 
-  private readsThePast(): StrataError {
-    return new StrataError(
-      'READ_ONLY',
-      `this transaction reads the database as of ${String(this.asOf)}, as the db.at() handle it was begun on, and cannot write; write through the handle you called at() on`,
-    )
+  /**
+   * Throws `READ_ONLY` naming why this transaction cannot write, if it cannot. The engine refuses the write of a
+   * read-only transaction too, but only this side knows whether that came from `db.at()` or a `readOnly` open.
+   */
+  private refuseWrites(): void {
+    if (this.asOf !== undefined) {
+      throw new StrataError(
+        'READ_ONLY',
+        `this transaction reads the database as of ${String(this.asOf)}, as the db.at() handle it was begun on, and cannot write; write through the handle you called at() on`,
+      )
+    }
+    if (this.db.shared.readOnly) throw new StrataError('READ_ONLY', 'this database was opened with readOnly: true; open it without to write')
+    if (this.readOnly) throw new StrataError('READ_ONLY', 'this transaction is read-only; begin one without readOnly to write')
   }
 
   /** Reads of committed data (with `asOf`, history, event logs) go to the database, on this transaction's branch and space. */
@@ -914,13 +920,12 @@ export class Transaction implements Target {
     return this.call(() => f(this.db.enter().binding))
   }
 
-  /** Runs `f` on the binding if this transaction is still open (and, for a write, not one of a `db.at()` handle). */
+  /** Runs `f` on the binding if this transaction is still open (and, for a write, can write). */
   private call<T>(f: () => T, write = false): T {
     const shared = this.db.shared
     if (shared.poisoned !== undefined) throw shared.poisoned
     if (this.finished) throw new StrataError('CLOSED', 'this transaction has already committed or rolled back; begin a new one')
-    // The engine refuses it too, as read-only; this names the cause.
-    if (write && this.asOf !== undefined) throw this.readsThePast()
+    if (write) this.refuseWrites()
     try {
       return f()
     } catch (e) {

@@ -163,7 +163,7 @@ pub fn list(
     limit: Option<f64>,
     as_of: Option<f64>,
 ) -> Result<Vec<u8>> {
-    let limit = opt_u64(limit).map(|n| n as usize);
+    let limit = self::limit(limit);
     db.list_with(namespace(ns)?, branch as u64, space, prefix.unwrap_or(""), after, limit, opt_u64(as_of), |keys| {
         key_list(keys)
     })
@@ -302,6 +302,11 @@ pub fn merge_report(r: &MergeReport) -> Vec<u8> {
 /// A host number that stands for an optional count or timestamp (hosts pass doubles); negatives mean none.
 pub fn opt_u64(n: Option<f64>) -> Option<u64> {
     n.filter(|n| *n >= 0.0).map(|n| n as u64)
+}
+
+/// A `limit` argument: how many items at most, or no limit.
+pub fn limit(n: Option<f64>) -> Option<usize> {
+    opt_u64(n).map(|n| n as usize)
 }
 
 #[cfg(test)]

@@ -249,7 +249,7 @@ pub fn db_list(
 
 #[napi(catch_unwind)]
 pub fn db_history(db: f64, ns_: u32, branch: f64, space: u32, key: Key, limit: Option<f64>) -> Result<Uint8Array> {
-    let limit = wire::opt_u64(limit).map(|n| n as usize);
+    let limit = wire::limit(limit);
     engine(db, |db| js(db.history(ns(ns_)?, branch as u64, space, &key, limit)).map(|h| wire::history(&h).into()))
 }
 
@@ -293,7 +293,7 @@ pub fn db_list_events(
     limit: Option<f64>,
     as_of: Option<f64>,
 ) -> Result<Uint8Array> {
-    let limit = wire::opt_u64(limit).map(|n| n as usize);
+    let limit = wire::limit(limit);
     engine(db, |db| {
         let events =
             db.events(branch as u64, space, kind.as_deref(), wire::opt_u64(after), limit, wire::opt_u64(as_of));

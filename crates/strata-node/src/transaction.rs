@@ -126,7 +126,7 @@ pub fn tx_list(
     after: Option<String>,
     limit: Option<f64>,
 ) -> Result<Uint8Array> {
-    let limit = wire::opt_u64(limit).map(|n| n as usize);
+    let limit = wire::limit(limit);
     let keys = transaction(tx, |tx| {
         tx.list(wire::namespace(ns_)?, space, prefix.as_deref().unwrap_or(""), after.as_deref(), limit)
     })?;
@@ -168,7 +168,7 @@ pub fn tx_list_events(
     after: Option<f64>,
     limit: Option<f64>,
 ) -> Result<Uint8Array> {
-    let limit = wire::opt_u64(limit).map(|n| n as usize);
+    let limit = wire::limit(limit);
     let events = transaction(tx, |tx| tx.events(space, kind.as_deref(), wire::opt_u64(after), limit))?;
     Ok(wire::events(&events).into())
 }

@@ -275,7 +275,7 @@ impl Database {
     }
 
     pub fn history(&self, ns_: u32, branch: f64, space: u32, key: &str, limit: Option<f64>) -> Result<Vec<u8>> {
-        let limit = wire::opt_u64(limit).map(|n| n as usize);
+        let limit = wire::limit(limit);
         js(self.db()?.history(ns(ns_)?, branch as u64, space, key, limit)).map(|h| wire::history(&h))
     }
 
@@ -305,7 +305,7 @@ impl Database {
         limit: Option<f64>,
         as_of: Option<f64>,
     ) -> Result<Vec<u8>> {
-        let limit = wire::opt_u64(limit).map(|n| n as usize);
+        let limit = wire::limit(limit);
         let events =
             self.db()?.events(branch as u64, space, kind.as_deref(), wire::opt_u64(after), limit, wire::opt_u64(as_of));
         js(events).map(|e| wire::events(&e))
@@ -493,7 +493,7 @@ impl Transaction {
         after: Option<String>,
         limit: Option<f64>,
     ) -> Result<Vec<u8>> {
-        let limit = wire::opt_u64(limit).map(|n| n as usize);
+        let limit = wire::limit(limit);
         let keys = self.tx.list(ns(ns_)?, space, prefix.as_deref().unwrap_or(""), after.as_deref(), limit);
         js(keys).map(|k| wire::key_list(&k))
     }
@@ -519,7 +519,7 @@ impl Transaction {
         after: Option<f64>,
         limit: Option<f64>,
     ) -> Result<Vec<u8>> {
-        let limit = wire::opt_u64(limit).map(|n| n as usize);
+        let limit = wire::limit(limit);
         js(self.tx.events(space, kind.as_deref(), wire::opt_u64(after), limit)).map(|e| wire::events(&e))
     }
 
