@@ -408,6 +408,33 @@ describe('durability modes', () => {
     })
   }
 
+  it("a second open asking for more durability raises it for the shared engine: what it acknowledges survives a SIGKILL", async () => {
+    const dir = tempDir()
+    const c = await hold(dir, BACKEND, { durability: 'none' })
+    expect(await c.send({ op: 'put', key: 'before', value: 1 })).toBe('ok 1')
+    expect(await c.send({ op: 'open', options: { durability: 'always' } })).toBe('ok null')
+    for (let i = 0; i < 5; i++) expect(await c.send({ op: 'put', key: `k${i}`, value: i })).toBe('ok 1')
+    await c.kill()
+    withDb(dir, undefined, (db) => {
+      // What the 'none' open held back was written out when the engine took the stronger promise.
+      expect(db.kv.get('before')).toBe(1)
+      for (let i = 0; i < 5; i++) expect(db.kv.get(`k${i}`)).toBe(i)
+    })
+  })
+
+  it('a second open asking for less durability keeps the stronger one', () => {
+    const dir = tempDir()
+    withDb(dir, { durability: 'standard' }, (first) => {
+      const log = path.join(dir, logFiles(dir).at(-1)!)
+      const weak = Strata.open(dir, { durability: 'none' })
+      const size0 = fs.statSync(log).size
+      weak.kv.put('k', 1)
+      expect(fs.statSync(log).size).toBeGreaterThan(size0)
+      weak.close()
+      expect(first.kv.get('k')).toBe(1)
+    })
+  })
+
   it("'none': what was flushed survives a SIGKILL", async () => {
     const dir = tempDir()
     const c = await hold(dir, BACKEND, { durability: 'none' })

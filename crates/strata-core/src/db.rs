@@ -21,7 +21,7 @@ use crate::error::{fail, Error, ErrorCode, Result};
 use crate::keyspace::{self, Namespace, SpaceId, StoreKey, DEFAULT_SPACE};
 use crate::names::{check_key, check_name};
 use crate::ops::{Op, Write, Writes};
-use crate::persist::{OpenOptions, Persist};
+use crate::persist::{Durability, OpenOptions, Persist};
 use crate::retention::Retention;
 use crate::snapshot;
 use crate::storage::Storage;
@@ -239,6 +239,22 @@ impl Database {
         drop(inner);
         self.settle(record)?;
         Ok((version, result))
+    }
+
+    /// The on-disk database's durability: the strongest any open of it in this process asked for.
+    pub fn durability(&self) -> Option<Durability> {
+        self.persist.as_ref().map(Persist::durability)
+    }
+
+    /// Raises the durability for an open that asks for more than the engine was opened with (see
+    /// `Persist::strengthen`); nothing for an in-memory database.
+    pub fn strengthen(&self, to: Durability) -> Result<()> {
+        self.persist.as_ref().map_or(Ok(()), |p| p.strengthen(to))
+    }
+
+    /// True once: for the open that starts the background fsync of `Standard`.
+    pub fn claim_background_sync(&self) -> bool {
+        self.persist.as_ref().is_some_and(Persist::claim_background_sync)
     }
 
     fn writable(&self) -> Result<()> {

@@ -4,6 +4,7 @@
 //! Files: `strata.snap` (the last checkpoint), `log-NNNNNNNN.wal` (commits since; a checkpoint starts the next
 //! generation and deletes the ones it covers) and `LOCK` (the id of the process that has the directory open).
 
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,15 +16,19 @@ use crate::ops::Op;
 use crate::snapshot;
 use crate::storage::Storage;
 
-/// When a write may return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// When a write may return. Ordered by what it promises: `None < Standard < Always`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Durability {
-    /// After its log record is fsynced; concurrent writers share fsyncs (group commit).
-    Always,
-    /// After its log record reaches the OS; fsync follows within 100 ms (`Persist::sync` on a timer).
-    Standard,
     /// Logged in memory; written on flush, checkpoint and close.
     None,
+    /// After its log record reaches the OS; fsync follows within 100 ms (`Persist::sync` on a timer).
+    Standard,
+    /// After its log record is fsynced; concurrent writers share fsyncs (group commit).
+    Always,
+}
+
+impl Durability {
+    const ALL: [Durability; 3] = [Durability::None, Durability::Standard, Durability::Always];
 }
 
 /// How an on-disk database is opened.
@@ -76,7 +81,11 @@ struct SyncState {
 
 pub struct Persist {
     storage: Arc<dyn Storage>,
+    /// As opened, but for `durability`, which is the strongest any open of the engine asked for (`strengthen`).
     options: OpenOptions,
+    durability: AtomicU8,
+    /// Whether a thread already fsyncs in the background for `Standard` (`claim_background_sync`).
+    background_sync: AtomicBool,
     log: Mutex<LogState>,
     sync: Mutex<SyncState>,
     synced: Condvar,
@@ -224,6 +233,8 @@ impl Persist {
                 let persist = Persist {
                     storage,
                     options,
+                    durability: AtomicU8::new(options.durability as u8),
+                    background_sync: AtomicBool::new(false),
                     log: Mutex::new(LogState {
                         generation: state.generation,
                         len: state.len,
@@ -255,7 +266,32 @@ impl Persist {
     }
 
     pub fn options(&self) -> OpenOptions {
-        self.options
+        OpenOptions { durability: self.durability(), ..self.options }
+    }
+
+    pub fn durability(&self) -> Durability {
+        Durability::ALL[self.durability.load(Ordering::Acquire) as usize]
+    }
+
+    /// Raises the durability to `to` if that promises more: one engine serves every open of a directory in the
+    /// process, so it keeps the strongest promise any of them was given. Records held back by `None` are written
+    /// out first, so none is left behind where the stronger mode does not look for it.
+    pub fn strengthen(&self, to: Durability) -> Result<()> {
+        let mut log = self.log.lock();
+        let from = self.durability();
+        if to <= from || self.options.read_only {
+            return Ok(());
+        }
+        if from == Durability::None {
+            self.write_pending(&mut log)?;
+        }
+        self.durability.store(to as u8, Ordering::Release);
+        Ok(())
+    }
+
+    /// True the first time it is called: the caller starts the background fsync of `Standard`.
+    pub fn claim_background_sync(&self) -> bool {
+        !self.background_sync.swap(true, Ordering::AcqRel)
     }
 
     /// Logs one commit (called under the database's write lock, so log order is commit order). Returns the
@@ -266,7 +302,7 @@ impl Persist {
         if let Some(why) = &log.broken {
             return fail!(Io, "{} cannot be written to any more: {why}; reopen the database", self.storage.describe());
         }
-        if self.options.durability == Durability::None {
+        if self.durability() == Durability::None {
             log.pending.extend_from_slice(&record);
         } else {
             let name = log::file_name(log.generation);
@@ -286,7 +322,7 @@ impl Persist {
     /// Returns once record `n` is as durable as the mode promises: fsynced for `Always` (sharing one fsync among
     /// every writer waiting at the time), at once otherwise.
     pub fn wait(&self, n: u64) -> Result<()> {
-        if self.options.durability != Durability::Always {
+        if self.durability() != Durability::Always {
             return Ok(());
         }
         let mut s = self.sync.lock();
@@ -338,22 +374,29 @@ impl Persist {
     fn sync_log(&self) -> Result<u64> {
         let (name, upto) = {
             let mut log = self.log.lock();
-            let name = log::file_name(log.generation);
-            if !log.pending.is_empty() {
-                if let Err(e) = self.storage.append(&name, &log.pending) {
-                    // Keep the records for the next flush, and cut off whatever part of them reached the file.
-                    if let Err(undo) = self.storage.truncate(&name, log.len) {
-                        log.broken = Some(format!("a write failed ({e}) and could not be undone ({undo})"));
-                    }
-                    return Err(io(&*self.storage, "writing the log", e));
-                }
-                log.len += log.pending.len() as u64;
-                log.pending.clear();
-            }
-            (name, log.appended)
+            self.write_pending(&mut log)?;
+            (log::file_name(log.generation), log.appended)
         };
         self.storage.sync(&name).map_err(|e| io(&*self.storage, "syncing the log", e))?;
         Ok(upto)
+    }
+
+    /// Writes the records `None` held back to the current log (not fsynced).
+    fn write_pending(&self, log: &mut LogState) -> Result<()> {
+        if log.pending.is_empty() {
+            return Ok(());
+        }
+        let name = log::file_name(log.generation);
+        if let Err(e) = self.storage.append(&name, &log.pending) {
+            // Keep the records for the next flush, and cut off whatever part of them reached the file.
+            if let Err(undo) = self.storage.truncate(&name, log.len) {
+                log.broken = Some(format!("a write failed ({e}) and could not be undone ({undo})"));
+            }
+            return Err(io(&*self.storage, "writing the log", e));
+        }
+        log.len += log.pending.len() as u64;
+        log.pending.clear();
+        Ok(())
     }
 
     /// Makes everything logged so far durable (the background sync of `Standard`, `flush`, `close`).

@@ -50,7 +50,10 @@ pub fn open_storage(storage: Arc<dyn Storage>, options: OpenOptions, wall: WallC
             None => Ok(Arc::new(Database::open(storage, options, wall)?)),
         };
     }
-    shared(&key, || Database::open(storage.clone(), options, wall))
+    let db = shared(&key, || Database::open(storage.clone(), options, wall))?;
+    // Every open of the directory shares this engine, so each must get at least the durability it asked for.
+    db.strengthen(options.durability)?;
+    Ok(db)
 }
 
 /// `open_storage` for a directory of the local file system, with the background fsync of `Standard`.
@@ -68,7 +71,7 @@ pub fn open_dir(dir: &str, create: bool, options: OpenOptions, wall: WallClock) 
         Error::new(ErrorCode::Io, format!("{dir} {what}: {e}"))
     })?;
     let db = open_storage(Arc::new(storage), options, wall)?;
-    if options.durability == crate::Durability::Standard && !options.read_only && Arc::strong_count(&db) == 1 {
+    if db.durability() == Some(crate::Durability::Standard) && !options.read_only && db.claim_background_sync() {
         sync_in_background(&db);
     }
     Ok(db)

@@ -156,6 +156,24 @@ fn power_loss_keeps_what_always_acknowledged_and_none_loses_unflushed_writes() {
 }
 
 #[test]
+fn strengthening_keeps_the_stronger_promise_and_writes_out_what_none_held_back() {
+    let dir = MemStorage::default();
+    let db = open(&dir, Durability::None).unwrap();
+    db.put(Kv, 0, S, "held", &int(1)).unwrap();
+    db.strengthen(Durability::Always).unwrap();
+    db.strengthen(Durability::Standard).unwrap();
+    assert_eq!(db.durability(), Some(Durability::Always));
+    db.put(Kv, 0, S, "synced", &int(2)).unwrap();
+    dir.crash();
+    std::mem::forget(db);
+    dir.remove("LOCK").unwrap();
+    let db = open(&dir, Durability::None).unwrap();
+    // The fsync of the 'always' write covers the records written out before it.
+    assert_eq!(get(&db, 0, "held"), Some(int(1)));
+    assert_eq!(get(&db, 0, "synced"), Some(int(2)));
+}
+
+#[test]
 fn damage_before_the_tail_is_corrupt_naming_file_and_offset() {
     let dir = MemStorage::default();
     {
