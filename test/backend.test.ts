@@ -22,6 +22,21 @@ describe('backend loading', () => {
     expect(db.kv.get('k')).toBe(1)
   })
 
+  it('an error from either entry is an instance of both entries\' StrataError (an app may load both copies)', () => {
+    const require = createRequire(import.meta.url)
+    const cjs = require('../dist/index.cjs') as typeof import('stratadb')
+    const fromCjs = (() => { try { cjs.Strata.cache().kv.get('') } catch (e) { return e } })()
+    const fromEsm = (() => { try { Strata.cache().kv.get('') } catch (e) { return e } })()
+    expect(cjs.StrataError).not.toBe(StrataError)
+    for (const e of [fromCjs, fromEsm]) {
+      expect(e).toBeInstanceOf(StrataError)
+      expect(e).toBeInstanceOf(cjs.StrataError)
+      expect(e).toBeInstanceOf(Error)
+    }
+    expect(new Error('x')).not.toBeInstanceOf(StrataError)
+    expect({ code: 'IO' }).not.toBeInstanceOf(StrataError)
+  })
+
   it('defines the same error codes as both engine builds', async () => {
     const native = createRequire(import.meta.url)('../native/index.cjs') as { errorCodes(): string[] }
     const wasm = await import('../wasm/strata_wasm.js')

@@ -126,6 +126,19 @@ describe('kv: delete', () => {
 })
 
 describe('kv: list', () => {
+  it('a limit of 2^32 or more lists everything, on both backends (no limit wraps around)', () => {
+    const db = Strata.cache()
+    for (const k of ['a', 'b', 'c']) db.kv.put(k, 1)
+    db.kv.put('a', 2)
+    db.events.append('e', 1)
+    for (const limit of [2 ** 32, 2 ** 32 + 1, Number.MAX_SAFE_INTEGER]) {
+      expect(db.kv.list({ limit })).toEqual(['a', 'b', 'c'])
+      expect(db.kv.history('a', { limit })).toHaveLength(2)
+      expect(db.events.list({ limit })).toHaveLength(1)
+      expect(db.transaction((tx) => tx.kv.list({ limit }))).toEqual(['a', 'b', 'c'])
+    }
+  })
+
   it('returns live keys in UTF-8 byte order (not UTF-16 order)', () => {
     const db = Strata.cache()
     // UTF-16 code-unit order would put '😀' (D83D..) before 'ｆ' (FF46); UTF-8 byte order puts it after (F0.. > EF..).

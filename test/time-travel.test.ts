@@ -135,6 +135,23 @@ describe('time travel: db.at(ts)', () => {
     expect(past.kv.list()).toEqual(['k'])
   })
 
+  it('an asOf later than an at() handle\'s moment reads the moment: the handle knows nothing later', () => {
+    const db = Strata.cache()
+    db.kv.put('k', 'then')
+    db.events.append('e', 1)
+    const t1 = db.timeRange().latest!
+    db.kv.put('k', 'now')
+    db.kv.put('new', 1)
+    db.events.append('e', 2)
+    const t2 = db.timeRange().latest!
+    const past = db.at(t1)
+    expect(past.kv.get('k', { asOf: t2 })).toBe('then')
+    expect(past.kv.list({ asOf: t2 })).toEqual(['k'])
+    expect(past.kv.history('k', { asOf: t2 }).map((h) => h.value)).toEqual(['then'])
+    expect(past.events.count({ asOf: t2 })).toBe(1)
+    expect(past.kv.get('k', { asOf: db.kv.history('k').at(-1)!.timestamp - 1 })).toBeNull()
+  })
+
   it('history through an at() handle stops at ts', () => {
     const db = Strata.cache()
     db.kv.put('k', 1)

@@ -244,6 +244,29 @@ describe('transactions', () => {
     expectCode(() => ro.kv.put('d', 1), 'READ_ONLY')
   })
 
+  it('a transaction dies with the handle it was begun on: CLOSED after db.close(), and rollback is a no-op', () => {
+    const db = Strata.cache()
+    const tx = db.begin()
+    tx.kv.put('a', 1)
+    db.close()
+    expectCode(() => tx.kv.get('a'), 'CLOSED')
+    expectCode(() => tx.kv.put('b', 1), 'CLOSED')
+    expectCode(() => tx.commit(), 'CLOSED')
+    const other = Strata.cache()
+    const tx2 = other.begin()
+    other.close()
+    tx2.rollback()
+    expectCode(() => tx2.commit(), 'CLOSED')
+  })
+
+  it('fn may end its transaction itself: transaction() then returns what fn returned and commits nothing more', () => {
+    const db = Strata.cache()
+    expect(db.transaction((tx) => (tx.kv.put('a', 1), tx.commit(), 'committed'))).toBe('committed')
+    expect(db.kv.get('a')).toBe(1)
+    expect(db.transaction((tx) => (tx.kv.put('b', 1), tx.rollback(), 'rolled back'))).toBe('rolled back')
+    expect(db.kv.get('b')).toBeNull()
+  })
+
   it('reads of any size land right while memory grows, and none after the commit', () => {
     // Reads land in the handle's buffer, allocated at the first read and grown for a large one; on WASM its views
     // are re-derived after memory growth.
@@ -282,10 +305,11 @@ describe('transactions', () => {
     const other = db.branch('default')
     const t3 = other.begin()
     expect([t3.kv.get('a'), t1.kv.get('a'), db.kv.get('big')]).toEqual(['a2', 'a0', big])
-    // Closing the handle ends its own calls, not the snapshots its open transactions read.
+    // Closing the handle ends its calls and its transactions' calls; another handle's transaction reads on.
     db.close()
     expectCode(() => db.kv.get('a'), 'CLOSED')
-    expect([t1.kv.get('a'), t2.kv.get('big'), t3.kv.get('a')]).toEqual(['a0', big, 'a2'])
+    expectCode(() => t1.kv.get('a'), 'CLOSED')
+    expect([t3.kv.get('a'), t3.kv.get('big')]).toEqual(['a2', big])
     t1.rollback()
     t3.kv.put('a', 'a3')
     t3.commit()
@@ -357,6 +381,10 @@ describe('transactions', () => {
     expectCode(() => db.transaction('nope' as never), 'INVALID_VALUE')
     expectCode(() => db.transaction(() => 1, { retries: -1 }), 'INVALID_VALUE')
     expectCode(() => db.begin({ readonly: true } as never), 'INVALID_VALUE')
+    // A flag that is not a boolean is refused, not read as truthy (which would give a writable transaction).
+    expectCode(() => db.begin({ readOnly: 1 } as never), 'INVALID_VALUE', 'readOnly', 'boolean')
+    expectCode(() => db.transaction((tx) => tx.kv.put('k', 1), { readOnly: 'yes' } as never), 'INVALID_VALUE', 'readOnly')
+    expect(db.kv.get('k')).toBeNull()
     expectCode(() => db.transaction((tx) => tx.kv.put('k', undefined as never)), 'INVALID_VALUE', '$')
     expectCode(() => db.at(1).transaction((tx) => tx.kv.put('k', 1)), 'READ_ONLY')
     db.close()
@@ -668,8 +696,8 @@ describe('transactions', () => {
       expect(tx.events.count()).toBe(1)
       expect(tx.events.get(1)).toBeNull()
       expect(tx.events.list().map((e) => e.payload)).toEqual([0])
-      // An explicit asOf still wins.
-      expect(tx.kv.get('a', { asOf: Number.MAX_SAFE_INTEGER })).toBe('new')
+      // An explicit asOf reads no later than the handle's moment, as on the handle itself.
+      expect(tx.kv.get('a', { asOf: Number.MAX_SAFE_INTEGER })).toBe('old')
     }
 
     function refusesWrites(tx: Tx): void {

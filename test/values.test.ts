@@ -426,6 +426,14 @@ describe('Value helpers', () => {
     expect(Value.kind({ a: [1] })).toBe('object')
   })
 
+  it('Value.kind of something that is not a Value is INVALID_VALUE, naming what it is', () => {
+    expectCode(() => Value.kind(undefined as never), 'INVALID_VALUE', 'undefined')
+    expectCode(() => Value.kind((() => 1) as never), 'INVALID_VALUE', 'function')
+    expectCode(() => Value.kind(new Date() as never), 'INVALID_VALUE', 'Date')
+    expectCode(() => Value.kind(new Map() as never), 'INVALID_VALUE', 'Map')
+    expect(Value.kind(Object.create(null) as Value)).toBe('object')
+  })
+
   it('Value.asInt', () => {
     expect(Value.asInt(42)).toBe(42)
     expect(Value.asInt(0)).toBe(0)
@@ -473,6 +481,11 @@ describe('Value helpers', () => {
     expect(Value.asObject(null)).toBeUndefined()
     expect(Value.asObject(b)).toBeUndefined()
     expect(Value.asObject('x')).toBeUndefined()
+    // Only plain objects are objects: class instances are no Value.
+    expect(Value.asObject(new Date())).toBeUndefined()
+    expect(Value.asObject(new Map())).toBeUndefined()
+    const bare = Object.create(null) as Record<string, Value>
+    expect(Value.asObject(bare)).toBe(bare)
   })
 
   it('helpers narrow values read from the database', () => {

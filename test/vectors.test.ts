@@ -834,6 +834,22 @@ describe('vectors and time travel', () => {
     expect(db.at(t1).vector.listCollections()).toEqual([{ name: 'c', dimension: 2, metric: 'cosine', count: 1 }])
   })
 
+  it('get and listCollections take { asOf } as every read does; unknown options are INVALID_VALUE', () => {
+    const db = Strata.cache()
+    db.vector.createCollection('c', { dimension: 2 })
+    db.vector.upsert('c', 'a', [1, 0], { v: 1 })
+    const t1 = latest(db)
+    db.vector.upsert('c', 'a', [0, 1], { v: 2 })
+    db.vector.createCollection('later', { dimension: 3 })
+    expect(db.vector.get('c', 'a', { asOf: t1 })).toEqual({ key: 'a', vector: new Float32Array([1, 0]), metadata: { v: 1 }, version: 1 })
+    expect(db.vector.get('c', 'a')?.version).toBe(2)
+    expect(db.vector.listCollections({ asOf: t1 })).toEqual([{ name: 'c', dimension: 2, metric: 'cosine', count: 1 }])
+    expect(db.vector.listCollections().map((c) => c.name)).toEqual(['c', 'later'])
+    expectCode(() => db.vector.get('c', 'a', { bogus: 1 } as never), 'INVALID_VALUE', 'bogus')
+    expectCode(() => db.vector.listCollections({ asof: 1 } as never), 'INVALID_VALUE', 'asof')
+    expectCode(() => db.vector.get('c', 'a', { asOf: -1 }), 'INVALID_VALUE', 'asOf')
+  })
+
   it('writes through db.at(ts) are READ_ONLY and change nothing', () => {
     const db = Strata.cache()
     db.vector.createCollection('c', { dimension: 2 })

@@ -26,12 +26,22 @@ export type ErrorCode = (typeof ERROR_CODES)[number]
 
 const KNOWN = new Set<string>(ERROR_CODES)
 
+/**
+ * Marks a `StrataError` from any copy of this package: the ESM and CommonJS entries each carry their own class, and
+ * an application that loads both (directly and through a dependency) still gets `instanceof StrataError` right.
+ */
+const BRAND = Symbol.for('stratadb.StrataError')
+
 /** A failure of a stratadb call: `code` says what kind, `message` names the problem and the fix. */
 export class StrataError extends Error {
   /** The stable error code. */
   readonly code: ErrorCode
   /** For `MERGE_CONFLICT`: the keys changed on both sides since the fork point. */
   declare readonly conflicts?: string[]
+
+  static [Symbol.hasInstance](v: unknown): boolean {
+    return typeof v === 'object' && v !== null && (v as { [BRAND]?: unknown })[BRAND] === true
+  }
 
   constructor(code: ErrorCode, message: string, conflicts?: string[]) {
     super(message)
@@ -53,3 +63,5 @@ export class StrataError extends Error {
     return new StrataError('IO', `internal error: ${message}`)
   }
 }
+
+Object.defineProperty(StrataError.prototype, BRAND, { value: true })

@@ -170,6 +170,29 @@ function optionalNumber(n: unknown, what: string, integer: boolean): number | un
   return n
 }
 
+/** A boolean option: `undefined` is `fallback`; anything but a boolean is refused rather than read as truthy. */
+function optionalFlag(v: unknown, what: string, where: string, fallback: boolean): boolean {
+  if (v === undefined) return fallback
+  if (typeof v !== 'boolean') throw new StrataError('INVALID_VALUE', `${where}: ${what} must be a boolean, got ${v === null ? 'null' : typeof v}`)
+  return v
+}
+
+/**
+ * The moment a read looks at: its `asOf` option, but never later than the handle's own moment (a `db.at(ts)`
+ * handle is the database as it was at `ts`, which knew nothing later).
+ */
+function readAsOf(requested: unknown, handle: number | undefined): number | undefined {
+  const asOf = optionalNumber(requested, 'asOf', false)
+  if (asOf === undefined) return handle
+  return handle === undefined ? asOf : Math.min(asOf, handle)
+}
+
+/** A list's `limit`. The engine counts in 32 bits, and no list holds more, so a larger limit is no limit. */
+function optionalLimit(n: unknown): number | undefined {
+  const limit = optionalNumber(n, 'limit', true)
+  return limit === undefined ? undefined : Math.min(limit, 0xffff_ffff)
+}
+
 const encoder = new Encoder()
 
 /** The engine state a handle shares with the handles made from it. */
@@ -242,7 +265,7 @@ class Keyspace {
     let asOf = this.target.asOf
     if (options !== undefined) {
       checkOptions(options, ['asOf'], `${NAMESPACE_NAMES[this.ns]}.${method}`)
-      asOf = optionalNumber(options.asOf, 'asOf', false) ?? asOf
+      asOf = readAsOf(options.asOf, asOf)
     }
     return this.target.get(this.ns, key, asOf)
   }
@@ -296,8 +319,8 @@ class Keyspace {
     checkOptions(options, ['prefix', 'limit', 'after', 'asOf'], `${NAMESPACE_NAMES[this.ns]}.list`)
     const prefix = options?.prefix === undefined ? undefined : checkKeyPart(options.prefix, 'prefix')
     const after = options?.after === undefined ? undefined : checkKeyPart(options.after, 'after')
-    const limit = optionalNumber(options?.limit, 'limit', true)
-    const asOf = optionalNumber(options?.asOf, 'asOf', false) ?? this.target.asOf
+    const limit = optionalLimit(options?.limit)
+    const asOf = readAsOf(options?.asOf, this.target.asOf)
     return decodeKeys(this.target.list(this.ns, prefix, after, limit, asOf))
   }
 
@@ -309,8 +332,8 @@ class Keyspace {
     this.target.open()
     checkKey(key, this.what)
     checkOptions(options, ['limit', 'asOf'], `${NAMESPACE_NAMES[this.ns]}.history`)
-    const limit = optionalNumber(options?.limit, 'limit', true)
-    const asOf = optionalNumber(options?.asOf, 'asOf', false) ?? this.target.asOf
+    const limit = optionalLimit(options?.limit)
+    const asOf = readAsOf(options?.asOf, this.target.asOf)
     // As of a time, the newest versions are the ones to leave out, so the limit applies after that filter.
     const rows = decodeAll(this.target.history(this.ns, key, asOf === undefined ? limit : undefined)) as [number, number, boolean, Value][]
     const entries: HistoryEntry[] = []
@@ -456,7 +479,7 @@ export class Events {
     checkOptions(options, ['asOf'], 'events.get')
     const seq = optionalNumber(sequence, 'sequence', true)
     if (seq === undefined) throw new StrataError('INVALID_VALUE', 'events.get needs a sequence number')
-    const n = this.target.getEvent(seq, optionalNumber(options?.asOf, 'asOf', false) ?? this.target.asOf)
+    const n = this.target.getEvent(seq, readAsOf(options?.asOf, this.target.asOf))
     if (n < 0) return null
     const r = this.target.reads
     const [type, payload] = decode(r.bytes, r.base + 16, r.base + n) as [string, Value]
@@ -472,8 +495,8 @@ export class Events {
     checkOptions(options, ['type', 'after', 'limit', 'asOf'], 'events.list')
     const type = options?.type === undefined ? undefined : checkKeyPart(options.type, 'type')
     const after = optionalNumber(options?.after, 'after', true)
-    const limit = optionalNumber(options?.limit, 'limit', true)
-    const asOf = optionalNumber(options?.asOf, 'asOf', false) ?? this.target.asOf
+    const limit = optionalLimit(options?.limit)
+    const asOf = readAsOf(options?.asOf, this.target.asOf)
     const rows = decodeAll(this.target.listEvents(type, after, limit, asOf)) as [number, number, string, Value][]
     return rows.map(([sequence, timestamp, type, payload]) => ({ sequence, type, payload, timestamp }))
   }
@@ -483,7 +506,7 @@ export class Events {
     this.target.open()
     checkOptions(options, ['type', 'asOf'], 'events.count')
     const type = options?.type === undefined ? undefined : checkKeyPart(options.type, 'type')
-    return this.target.countEvents(type, optionalNumber(options?.asOf, 'asOf', false) ?? this.target.asOf)
+    return this.target.countEvents(type, readAsOf(options?.asOf, this.target.asOf))
   }
 
   /** Checks the hash chain: `ok`, or the first event that does not match its predecessor's hash. */
@@ -626,9 +649,10 @@ export class Vectors {
     return this.call(true, (b, branch, space) => b.deleteCollection(branch, space, name))
   }
 
-  /** The collections of the current branch and space. */
-  listCollections(): CollectionInfo[] {
-    const asOf = this.db.asOf
+  /** The collections of the current branch and space (as of `asOf`, if given). */
+  listCollections(options?: ReadOptions): CollectionInfo[] {
+    checkOptions(options, ['asOf'], 'vector.listCollections')
+    const asOf = readAsOf(options?.asOf, this.db.asOf)
     const rows = decodeAll(this.call(false, (b, branch, space) => b.listCollections(branch, space, asOf))) as [string, number, Metric, number][]
     return rows.map(([name, dimension, metric, count]) => ({ name, dimension, metric, count }))
   }
@@ -647,12 +671,13 @@ export class Vectors {
     return this.call(true, (b, branch, space) => b.upsertVector(branch, space, collection, key, v, meta))
   }
 
-  /** The vector under `key`, or `null`. */
-  get(collection: string, key: string): VectorEntry | null {
+  /** The vector under `key` (as of `asOf`, if given), or `null`. */
+  get(collection: string, key: string, options?: ReadOptions): VectorEntry | null {
     this.db.enter()
     checkName(collection, 'collection')
     checkKey(key)
-    const asOf = this.db.asOf
+    checkOptions(options, ['asOf'], 'vector.get')
+    const asOf = readAsOf(options?.asOf, this.db.asOf)
     const raw = this.call(false, (b, branch, space) => b.getVector(branch, space, collection, key, asOf))
     if (raw === null || raw === undefined) return null
     const [version, bytes, metadata] = decodeAll(raw) as [number, Uint8Array, Value]
@@ -684,7 +709,7 @@ export class Vectors {
       throw new StrataError('INVALID_VALUE', 'vector.search: filter must be an object of metadata fields')
     }
     const filterBytes = filter === undefined ? undefined : encoder.encode(filter).slice()
-    const asOf = optionalNumber(options?.asOf, 'asOf', false) ?? this.db.asOf
+    const asOf = readAsOf(options?.asOf, this.db.asOf)
     const rows = decodeAll(this.call(false, (b, branch, space) => b.search(branch, space, collection, q, k, filterBytes, asOf))) as [string, number, Value][]
     return rows.map(([key, score, metadata]) => ({ key, score, metadata }))
   }
@@ -889,9 +914,14 @@ export class Transaction implements Target {
     return (this.jsonNs ??= new Json(this))
   }
 
-  /** @internal */
+  /** @internal A transaction lives on its handle: once the handle is closed, so is the transaction. */
   open(): void {
-    if (this.db.shared.poisoned !== undefined) throw this.db.shared.poisoned
+    this.db.enter()
+  }
+
+  /** @internal Committed or rolled back. */
+  get done(): boolean {
+    return this.finished
   }
 
   /** @internal */
@@ -923,7 +953,7 @@ export class Transaction implements Target {
   /** Runs `f` on the binding if this transaction is still open (and, for a write, can write). */
   private call<T>(f: () => T, write = false): T {
     const shared = this.db.shared
-    if (shared.poisoned !== undefined) throw shared.poisoned
+    this.db.enter()
     if (this.finished) throw new StrataError('CLOSED', 'this transaction has already committed or rolled back; begin a new one')
     if (write) this.refuseWrites()
     try {
@@ -1021,7 +1051,7 @@ export class Transaction implements Target {
    * Applies every write of the transaction as one atomic commit.
    * @throws {StrataError} `CONFLICT` (nothing written), `LIMIT_EXCEEDED` (a write went past the cap of 1,000,000
    *   writes or 256 MiB of values, even if that error was caught: nothing written), `CLOSED` (already committed or
-   *   rolled back), `BRANCH_NOT_FOUND`.
+   *   rolled back, or the handle it was begun on closed), `BRANCH_NOT_FOUND`.
    */
   commit(): void {
     try {
@@ -1036,6 +1066,9 @@ export class Transaction implements Target {
     if (this.finished) return
     try {
       this.call(() => this.tx.rollback())
+    } catch (e) {
+      // Closing the handle ended the transaction with it: nothing is left to drop.
+      if (!(e instanceof StrataError && e.code === 'CLOSED')) throw e
     } finally {
       this.finish()
     }
@@ -1188,25 +1221,22 @@ export class Strata {
     if (!['always', 'standard', 'none'].includes(durability)) {
       throw new StrataError('INVALID_VALUE', `Strata.open: durability must be 'always', 'standard' or 'none', got ${String(durability)}`)
     }
-    for (const flag of ['readOnly', 'create'] as const) {
-      if (options?.[flag] !== undefined && typeof options[flag] !== 'boolean') {
-        throw new StrataError('INVALID_VALUE', `Strata.open: ${flag} must be a boolean`)
-      }
-    }
+    const readOnly = optionalFlag(options?.readOnly, 'readOnly', 'Strata.open', false)
+    const create = optionalFlag(options?.create, 'create', 'Strata.open', true) && !readOnly
     const b = loaded()
     let binding: Binding
     try {
       binding = b.open(path, {
         durability,
-        readOnly: options?.readOnly === true,
-        create: options?.create !== false && options?.readOnly !== true,
+        readOnly,
+        create,
         maxVersions: retention.maxVersions,
         maxAgeMs: retention.maxAgeMs,
       })
     } catch (e) {
       throw StrataError.from(e)
     }
-    return new Strata(new Shared(b, options?.readOnly === true), openHandle(b, binding), ['default', 0], ['default', 0])
+    return new Strata(new Shared(b, readOnly), openHandle(b, binding), ['default', 0], ['default', 0])
   }
 
   /** Which backend this handle uses. */
@@ -1418,7 +1448,10 @@ export class Strata {
     this.spaceName = name
   }
 
-  /** Spaces of the current branch that hold or held data, and `default`. */
+  /**
+   * Spaces of the current branch that hold or held data, and `default`. Spaces keep no history of their own, so on
+   * a `db.at(ts)` handle this still lists the branch's spaces as they are now.
+   */
   listSpaces(): string[] {
     return decodeAll(this.call((b) => b.listSpaces(this.branchId))) as string[]
   }
@@ -1475,7 +1508,7 @@ export class Strata {
     // A handle on a past moment reads it, in a transaction too, and never writes: refusing the transaction itself
     // would refuse the reads a user opens one for.
     // The same for a readOnly open, whose engine may be a writer's it shares.
-    const readOnly = options?.readOnly === true || this.asOf !== undefined || this.shared.readOnly
+    const readOnly = optionalFlag(options?.readOnly, 'readOnly', 'begin', false) || this.asOf !== undefined || this.shared.readOnly
     const tx = this.call((b) => restartSpare(this.handle, this.branchId, readOnly) ?? b.begin(this.branchId, readOnly))
     return new Transaction(this, tx, this.branchId, this.spaceId, readOnly)
   }
@@ -1486,7 +1519,8 @@ export class Strata {
    * was changed by another writer meanwhile (also when `fn` only read), the commit conflicts and `fn` runs again up
    * to `retries` times before `CONFLICT` is thrown. With `readOnly`, writes throw `READ_ONLY` and the commit never
    * conflicts: `fn` reads one consistent snapshot. On a handle from `db.at(ts)`, `fn` reads everything as of `ts`
-   * and its writes throw `READ_ONLY`, with or without `readOnly`. Returns what `fn` returned.
+   * and its writes throw `READ_ONLY`, with or without `readOnly`. Returns what `fn` returned; a `fn` that commits
+   * or rolls back `tx` itself ends the transaction there, and nothing more is committed.
    * @throws {StrataError} `CONFLICT`, `READ_ONLY`, `LIMIT_EXCEEDED` (over 1,000,000 writes or 256 MiB), `CLOSED`.
    * @example db.transaction((tx) => { tx.kv.put('a', 1); tx.kv.put('b', 2) })
    */
@@ -1495,10 +1529,11 @@ export class Strata {
     checkOptions(options, ['retries', 'readOnly'], 'transaction')
     if (typeof fn !== 'function') throw new StrataError('INVALID_VALUE', 'transaction needs a function (tx) => result')
     const retries = optionalNumber(options?.retries, 'retries', true) ?? 0
-    const readOnly = options?.readOnly === true
+    const readOnly = optionalFlag(options?.readOnly, 'readOnly', 'transaction', false)
     const attempt = (left: number): T => {
       const tx = this.begin({ readOnly })
       const commit = (result: T): T => {
+        if (tx.done) return result
         try {
           tx.commit()
         } catch (e) {

@@ -5,6 +5,8 @@
  * (`bigint`) and byte strings (`Uint8Array`). Integers within ±(2^53 − 1) come back as `number`, larger ones as
  * `bigint`; bytes always come back as a plain `Uint8Array`, even if a Node `Buffer` was stored.
  */
+import { StrataError } from './errors.js'
+
 export type Value = null | boolean | number | bigint | string | Uint8Array | Value[] | { [key: string]: Value }
 
 /** The kind of a {@link Value}, as reported by {@link Value.kind}. */
@@ -114,17 +116,18 @@ export const Value = {
    * Reads an object (a map with string keys).
    *
    * @param v - any value, typically one read from the database.
-   * @returns `v` when it is a non-null object that is neither an array nor a `Uint8Array`, else `undefined`.
+   * @returns `v` when it is a plain object (its prototype `Object.prototype` or `null`, as every stored object
+   *   is), else `undefined`: arrays, byte strings, `null` and class instances such as `Date` or `Map` are not objects
+   *   in this sense.
    * @example
    * ```ts
    * Value.asObject({ a: 1 }) // { a: 1 }
    * Value.asObject([1]) // undefined
-   * Value.asObject(null) // undefined
+   * Value.asObject(new Date()) // undefined
    * ```
    */
   asObject(v: unknown): { [key: string]: Value } | undefined {
-    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) return undefined
-    return v as { [key: string]: Value }
+    return isPlainObject(v) ? (v as { [key: string]: Value }) : undefined
   },
 
   /**
@@ -133,7 +136,8 @@ export const Value = {
    * @param v - a value, typically one read from the database.
    * @returns `'null'`, `'bool'`, `'int'` (an integral `number` within ±(2^53 − 1), or a `bigint`), `'float'` (any
    *   other `number`: the kind it is stored as),
-   *   `'string'`, `'bytes'` (a `Uint8Array`), `'array'` or `'object'`.
+   *   `'string'`, `'bytes'` (a `Uint8Array`), `'array'` or `'object'` (a plain object).
+   * @throws {StrataError} `INVALID_VALUE` when `v` is not a `Value` at all (`undefined`, a function, a `Date` …).
    * @example
    * ```ts
    * Value.kind(3) // 'int'
@@ -155,7 +159,22 @@ export const Value = {
       default:
         if (v === null) return 'null'
         if (Array.isArray(v)) return 'array'
-        return v instanceof Uint8Array ? 'bytes' : 'object'
+        if (v instanceof Uint8Array) return 'bytes'
+        if (isPlainObject(v)) return 'object'
+        throw new StrataError('INVALID_VALUE', `Value.kind: ${describe(v)} is not a Value (null, boolean, number, bigint, string, Uint8Array, array or plain object)`)
     }
   },
 } as const
+
+/** An object whose prototype is `Object.prototype` or `null`: what the codec stores as a map, and reads back. */
+function isPlainObject(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false
+  const proto = Object.getPrototypeOf(v) as object | null
+  return proto === Object.prototype || proto === null
+}
+
+function describe(v: unknown): string {
+  if (typeof v !== 'object' || v === null) return typeof v
+  const ctor = (Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null)?.constructor
+  return ctor?.name ? `an instance of ${ctor.name}` : 'an object with a custom prototype'
+}
