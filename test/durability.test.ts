@@ -768,6 +768,36 @@ describe('readOnly', () => {
     }
   })
 
+  it('opened before any writer of this process, shares the engine the writer opens later: sees its writes', async () => {
+    const dir = tempDir()
+    withDb(dir, undefined, (w) => w.kv.put('a', 1))
+    const r = Strata.open(dir, { readOnly: true })
+    try {
+      // Another process writes meanwhile; a second reader of this process reads the directory as of its open,
+      // and the first, sharing its engine, sees the same.
+      const other = await hold(dir, OTHER)
+      expect(await other.send({ op: 'put', key: 'a', value: 2 })).toBe('ok 2')
+      await other.kill()
+      expect(r.kv.get('a')).toBe(1)
+      const r2 = Strata.open(dir, { readOnly: true })
+      expect([r2.kv.get('a'), r.kv.get('a')]).toEqual([2, 2])
+      // A writer of this process joins them: every write it makes is theirs at once, and they still refuse writes.
+      withDb(dir, undefined, (w) => {
+        expect(w.kv.get('a')).toBe(2)
+        w.kv.put('b', 'new')
+        w.forkBranch('later')
+        expect([r.kv.get('b'), r2.kv.get('b'), r.branchExists('later')]).toEqual(['new', 'new', true])
+        expectCode(() => r.kv.put('c', 1), 'READ_ONLY')
+      })
+      r2.close()
+    } finally {
+      r.close()
+    }
+    // The last handle released the directory.
+    expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false)
+    withDb(dir, undefined, (w) => expect([w.kv.get('b'), w.branchExists('later')]).toEqual(['new', true]))
+  })
+
   it('never creates a directory: a missing one is IO, naming it', () => {
     const dir = path.join(tempDir(), 'missing')
     expectCode(() => Strata.open(dir, { readOnly: true }), 'IO', 'does not exist')

@@ -98,9 +98,10 @@ export interface OpenOptions {
    */
   durability?: Durability
   /**
-   * Open without writing: writes throw `READ_ONLY`. Beside a writer of this process, the handle shares its engine and
-   * sees every write at once; beside a writer in another process, it sees the directory as of the open. A read-only
-   * open never creates the directory.
+   * Open without writing: writes throw `READ_ONLY`. The handle shares the engine of every other open of the
+   * directory in this process, before or after it, so it sees every write of a writer of this process at once;
+   * beside a writer in another process, it sees the directory as of the open. A read-only open never creates the
+   * directory.
    */
   readOnly?: boolean
   /** Create the directory when it is missing (default `true`). */

@@ -136,6 +136,34 @@ impl Database {
     /// directory lock, loads the last snapshot, replays the log after it.
     pub fn open(storage: Arc<dyn Storage>, options: OpenOptions, wall: WallClock) -> Result<Database> {
         let (persist, recovered) = Persist::open(storage, options)?;
+        let inner = Database::load(&persist, recovered, wall)?;
+        Ok(Database { inner: ShardedLock::new(inner), persist: Some(persist), vector_indexes: Indexes::default() })
+    }
+
+    /// For a database opened read-only, which another open of this process is about to share: reads the
+    /// directory again, as its writer when `options` is not read-only (see `Persist::reopen`). Every handle then
+    /// sees the directory as it is now, and every later write.
+    pub fn reopen(&self, options: OpenOptions, wall: WallClock) -> Result<()> {
+        let Some(p) = self.persist.as_ref().filter(|p| p.is_read_only()) else { return Ok(()) };
+        let mut inner = self.write();
+        let loaded = p.reopen(options).and_then(|recovered| Database::load(p, recovered, wall));
+        match loaded {
+            Ok(fresh) => *inner = fresh,
+            Err(e) => {
+                p.demote();
+                return Err(e);
+            }
+        }
+        self.vector_indexes.clear();
+        Ok(())
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.persist.as_ref().is_some_and(Persist::is_read_only)
+    }
+
+    /// The state `recovered` holds, with its commits replayed; a new directory gets its first snapshot.
+    fn load(persist: &Persist, recovered: crate::persist::Recovered, wall: WallClock) -> Result<Inner> {
         let fresh = recovered.snapshot.is_none();
         let mut inner = match recovered.snapshot {
             Some(s) => Inner::restore(s, wall),
@@ -153,11 +181,11 @@ impl Database {
         }
         // The first snapshot of a new directory comes before its first log: a crash in between leaves a
         // directory that opens as new again.
-        if fresh && !options.read_only {
+        if fresh && !persist.is_read_only() {
             persist.initialize(&inner.capture(persist.generation()))?;
         }
         persist.ensure_log()?;
-        Ok(Database { inner: ShardedLock::new(inner), persist: Some(persist), vector_indexes: Indexes::default() })
+        Ok(inner)
     }
 
     // A panic under the lock is caught at the binding and never leaves a change half-applied (changes are checked
@@ -258,7 +286,7 @@ impl Database {
     }
 
     fn writable(&self) -> Result<()> {
-        if self.persist.as_ref().is_some_and(|p| p.options().read_only) {
+        if self.is_read_only() {
             return fail!(ReadOnly, "this database was opened with readOnly: true; open it without to write");
         }
         Ok(())
@@ -279,7 +307,7 @@ impl Database {
     /// Writes a snapshot and drops the log it covers. Writers wait only while the log moves to a new file.
     pub fn checkpoint(&self) -> Result<()> {
         let Some(p) = &self.persist else { return Ok(()) };
-        if p.options().read_only {
+        if p.is_read_only() {
             return fail!(ReadOnly, "this database was opened with readOnly: true; checkpoint needs a writer");
         }
         if let Some(rule) = self.retention() {

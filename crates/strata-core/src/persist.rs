@@ -86,10 +86,32 @@ pub struct Persist {
     durability: AtomicU8,
     /// Whether a thread already fsyncs in the background for `Standard` (`claim_background_sync`).
     background_sync: AtomicBool,
+    /// As opened, until `reopen` makes a reader the writer.
+    read_only: AtomicBool,
     log: Mutex<LogState>,
     sync: Mutex<SyncState>,
     synced: Condvar,
-    locked: bool,
+    /// Whether this process holds the directory's `LOCK` (a writer), to remove it on drop.
+    locked: AtomicBool,
+}
+
+impl LogState {
+    fn new(state: &ReadState) -> LogState {
+        LogState {
+            generation: state.generation,
+            len: state.len,
+            appended: 0,
+            pending: Vec::new(),
+            oldest: state.generation.min(state.first),
+            broken: None,
+        }
+    }
+}
+
+impl SyncState {
+    fn new() -> SyncState {
+        SyncState { synced: 0, syncing: false, batch: 1, took: Duration::ZERO }
+    }
 }
 
 fn io(storage: &dyn Storage, what: &str, e: std::io::Error) -> Error {
@@ -204,6 +226,23 @@ pub struct Recovered {
     pub commits: Vec<(String, Vec<Op>)>,
 }
 
+/// `read_state`, repeated for a reader until it saw one snapshot throughout: a read-only open can race a
+/// checkpoint of the writer, which replaces the snapshot and then deletes the log it covers.
+fn read_consistent(storage: &dyn Storage, read_only: bool) -> Result<ReadState> {
+    let snapshot_id = |s: &dyn Storage| -> Result<Option<Vec<u8>>> {
+        let bytes = s.read(snapshot::FILE).map_err(|e| io(s, "reading the snapshot", e))?;
+        Ok(bytes.map(|b| b[..b.len().min(log::HEADER_LEN + 4)].iter().copied().chain(b.len().to_le_bytes()).collect()))
+    };
+    for _ in 0..16 {
+        let before = snapshot_id(storage)?;
+        let state = read_state(storage, read_only)?;
+        if !read_only || snapshot_id(storage)? == before {
+            return Ok(state);
+        }
+    }
+    fail!(Io, "{} kept changing while being read; open it again", storage.describe())
+}
+
 impl Persist {
     /// Opens a directory: lock, read the snapshot and every log after it, cut a torn tail. The caller applies
     /// `Recovered` and, for a new directory (no snapshot), writes the first checkpoint.
@@ -219,43 +258,60 @@ impl Persist {
     }
 
     fn recover(storage: Arc<dyn Storage>, options: OpenOptions) -> Result<(Persist, Recovered)> {
-        // A read-only open can race a checkpoint of the writer, which replaces the snapshot and then deletes the
-        // log it covers: reading again until the snapshot stayed the same throughout gives a consistent state.
-        let snapshot_id = |s: &dyn Storage| -> Result<Option<Vec<u8>>> {
-            let bytes = s.read(snapshot::FILE).map_err(|e| io(s, "reading the snapshot", e))?;
-            Ok(bytes
-                .map(|b| b[..b.len().min(log::HEADER_LEN + 4)].iter().copied().chain(b.len().to_le_bytes()).collect()))
+        let state = read_consistent(&*storage, options.read_only)?;
+        let persist = Persist {
+            storage,
+            options,
+            durability: AtomicU8::new(options.durability as u8),
+            background_sync: AtomicBool::new(false),
+            read_only: AtomicBool::new(options.read_only),
+            log: Mutex::new(LogState::new(&state)),
+            sync: Mutex::new(SyncState::new()),
+            synced: Condvar::new(),
+            locked: AtomicBool::new(!options.read_only),
         };
-        for _ in 0..16 {
-            let before = snapshot_id(&*storage)?;
-            let state = read_state(&*storage, options.read_only)?;
-            if !options.read_only || snapshot_id(&*storage)? == before {
-                let persist = Persist {
-                    storage,
-                    options,
-                    durability: AtomicU8::new(options.durability as u8),
-                    background_sync: AtomicBool::new(false),
-                    log: Mutex::new(LogState {
-                        generation: state.generation,
-                        len: state.len,
-                        appended: 0,
-                        pending: Vec::new(),
-                        oldest: state.generation.min(state.first),
-                        broken: None,
-                    }),
-                    sync: Mutex::new(SyncState { synced: 0, syncing: false, batch: 1, took: Duration::ZERO }),
-                    synced: Condvar::new(),
-                    locked: !options.read_only,
-                };
-                return Ok((persist, state.recovered));
-            }
+        Ok((persist, state.recovered))
+    }
+
+    /// Reads the directory again, for a read-only engine that another open of this process wants to share: as
+    /// its writer (taking the lock) when `options` is not read-only, else as a reader newer than before. The
+    /// caller replaces its state with what comes back; on an error nothing here has changed.
+    pub fn reopen(&self, options: OpenOptions) -> Result<Recovered> {
+        let write = !options.read_only && self.is_read_only();
+        let mut log = self.log.lock();
+        if write {
+            lock(&*self.storage)?;
         }
-        fail!(Io, "{} kept changing while being read; open it again", storage.describe())
+        let state = read_consistent(&*self.storage, !write).inspect_err(|_| {
+            if write {
+                let _ = self.storage.remove(LOCK);
+            }
+        })?;
+        *log = LogState::new(&state);
+        *self.sync.lock() = SyncState::new();
+        if write {
+            self.locked.store(true, Ordering::Release);
+            self.read_only.store(false, Ordering::Release);
+            self.durability.store(options.durability as u8, Ordering::Release);
+        }
+        Ok(state.recovered)
+    }
+
+    /// Gives back the lock a failed `reopen` as writer took: the engine stays the reader it was.
+    pub fn demote(&self) {
+        if self.locked.swap(false, Ordering::AcqRel) {
+            let _ = self.storage.remove(LOCK);
+        }
+        self.read_only.store(true, Ordering::Release);
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.load(Ordering::Acquire)
     }
 
     /// Creates the current log file if it does not exist yet (after the first snapshot of a new directory).
     pub fn ensure_log(&self) -> Result<()> {
-        if self.options.read_only {
+        if self.is_read_only() {
             return Ok(());
         }
         let name = log::file_name(self.log.lock().generation);
@@ -266,7 +322,7 @@ impl Persist {
     }
 
     pub fn options(&self) -> OpenOptions {
-        OpenOptions { durability: self.durability(), ..self.options }
+        OpenOptions { durability: self.durability(), read_only: self.is_read_only(), ..self.options }
     }
 
     pub fn durability(&self) -> Durability {
@@ -279,7 +335,7 @@ impl Persist {
     pub fn strengthen(&self, to: Durability) -> Result<()> {
         let mut log = self.log.lock();
         let from = self.durability();
-        if to <= from || self.options.read_only {
+        if to <= from || self.is_read_only() {
             return Ok(());
         }
         if from == Durability::None {
@@ -401,7 +457,7 @@ impl Persist {
 
     /// Makes everything logged so far durable (the background sync of `Standard`, `flush`, `close`).
     pub fn sync(&self) -> Result<()> {
-        if self.options.read_only || self.sync.lock().synced >= self.log.lock().appended {
+        if self.is_read_only() || self.sync.lock().synced >= self.log.lock().appended {
             return Ok(());
         }
         let upto = self.sync_log()?;
@@ -412,7 +468,7 @@ impl Persist {
 
     /// Whether the current log has grown past the automatic checkpoint threshold.
     pub fn wants_checkpoint(&self) -> bool {
-        !self.options.read_only && self.log.lock().len > self.options.checkpoint_bytes
+        !self.is_read_only() && self.log.lock().len > self.options.checkpoint_bytes
     }
 
     /// First half of a checkpoint, under the database's write lock: make the current log durable and start the
@@ -457,7 +513,7 @@ impl Drop for Persist {
     fn drop(&mut self) {
         // Best effort: a failing disk at close cannot be reported; what was acknowledged as durable already is.
         let _ = self.sync();
-        if self.locked {
+        if *self.locked.get_mut() {
             let _ = self.storage.remove(LOCK);
         }
     }

@@ -17,19 +17,6 @@ fn directories() -> &'static Mutex<HashMap<String, Weak<Database>>> {
     OPEN.get_or_init(Default::default)
 }
 
-/// The engine registered under `key` while a handle holds it, or a new one from `make`, registered for later opens.
-fn shared(key: &str, make: impl FnOnce() -> Result<Database>) -> Result<Arc<Database>> {
-    // A panic elsewhere while holding the lock leaves the map itself intact, so a poisoned lock is still usable.
-    let mut map = directories().lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(db) = map.get(key).and_then(Weak::upgrade) {
-        return Ok(db);
-    }
-    map.retain(|_, weak| weak.strong_count() > 0);
-    let db = Arc::new(make()?);
-    map.insert(key.to_string(), Arc::downgrade(&db));
-    Ok(db)
-}
-
 /// The process-wide in-memory database called `name`, created on first use and kept from then on.
 pub fn named_memory(name: &str, wall: WallClock) -> Arc<Database> {
     static KEPT: OnceLock<Mutex<HashMap<String, Arc<Database>>>> = OnceLock::new();
@@ -38,21 +25,28 @@ pub fn named_memory(name: &str, wall: WallClock) -> Arc<Database> {
 }
 
 /// The process-wide engine of the on-disk database in `storage` (keyed by its resolved path), opened on first
-/// use. A read-only open shares the engine of a writer of this process, if one has the directory open (its handle
-/// refuses writes), so that it sees every write at once; otherwise it gets an engine of its own, which reads the
-/// directory as of its open, as a reader beside a writer in another process does.
+/// use and shared by every later open, read-only ones included, so that all of them see every write at once:
+/// - A writer joining a writer raises the engine's durability to what it asked for, if that is more.
+/// - A writer joining an engine opened read-only makes it the writer: the engine takes the directory lock and reads
+///   the directory again (`Database::reopen`), so every handle sees the latest state and every later write.
+/// - A reader joining an engine opened read-only reads the directory again too: it sees the state as of its open,
+///   as a reader beside a writer in another process does (and so do the readers before it).
+/// - A reader joining a writer just shares it (its handle refuses writes).
 pub fn open_storage(storage: Arc<dyn Storage>, options: OpenOptions, wall: WallClock) -> Result<Arc<Database>> {
     let key = format!("dir:{}", storage.describe());
-    if options.read_only {
-        let writer = directories().lock().unwrap_or_else(|e| e.into_inner()).get(&key).and_then(Weak::upgrade);
-        return match writer {
-            Some(db) => Ok(db),
-            None => Ok(Arc::new(Database::open(storage, options, wall)?)),
-        };
+    // A panic elsewhere while holding the lock leaves the map itself intact, so a poisoned lock is still usable.
+    let mut map = directories().lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(db) = map.get(&key).and_then(Weak::upgrade) {
+        if db.is_read_only() {
+            db.reopen(options, wall)?;
+        } else if !options.read_only {
+            db.strengthen(options.durability)?;
+        }
+        return Ok(db);
     }
-    let db = shared(&key, || Database::open(storage.clone(), options, wall))?;
-    // Every open of the directory shares this engine, so each must get at least the durability it asked for.
-    db.strengthen(options.durability)?;
+    map.retain(|_, weak| weak.strong_count() > 0);
+    let db = Arc::new(Database::open(storage, options, wall)?);
+    map.insert(key, Arc::downgrade(&db));
     Ok(db)
 }
 
@@ -110,12 +104,42 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_engine_goes_with_its_last_handle() {
-        let a = shared("dir:registry-test", || Ok(Database::new(wall))).unwrap();
-        let b = shared("dir:registry-test", || Ok(Database::new(wall))).unwrap();
-        assert!(Arc::ptr_eq(&a, &b));
-        let weak = Arc::downgrade(&a);
-        drop((a, b));
+    fn every_open_of_a_directory_shares_one_engine_readers_first_included() {
+        use crate::storage::MemStorage;
+        use crate::{Durability, Namespace::Kv, DEFAULT_SPACE as S};
+        let dir = MemStorage::default();
+        let open = |read_only, durability| {
+            let options = OpenOptions { read_only, durability, ..OpenOptions::default() };
+            open_storage(Arc::new(dir.clone()), options, wall)
+        };
+        let get = |db: &Database| db.get(Kv, 0, S, "k", None, |v| v.value.as_deref().unwrap().to_vec()).unwrap();
+        // A writer makes the directory, and goes.
+        drop(open(false, Durability::Standard).unwrap());
+        let reader = open(true, Durability::Standard).unwrap();
+        assert!(reader.is_read_only());
+        // Another process writes meanwhile: an engine outside the registry.
+        let other = Database::open(Arc::new(dir.clone()), OpenOptions::default(), wall).unwrap();
+        other.put(Kv, 0, S, "k", &[1]).unwrap();
+        drop(other);
+        assert_eq!(get(&reader), None);
+        // A second reader reads the directory as of its open, and the first sees it too: one engine.
+        let second = open(true, Durability::Standard).unwrap();
+        assert!(Arc::ptr_eq(&reader, &second));
+        assert_eq!(get(&reader), Some(vec![1]));
+        // A writer makes the readers' engine the writer: its writes are theirs at once.
+        let writer = open(false, Durability::None).unwrap();
+        assert!(Arc::ptr_eq(&reader, &writer) && !writer.is_read_only());
+        writer.put(Kv, 0, S, "k", &[2]).unwrap();
+        assert_eq!(get(&reader), Some(vec![2]));
+        assert!(dir.file(crate::persist::LOCK).is_some());
+        // Another writer asking for more durability raises it; a reader joining a writer just shares it.
+        assert!(Arc::ptr_eq(&open(false, Durability::Always).unwrap(), &writer));
+        assert_eq!(writer.durability(), Some(Durability::Always));
+        assert!(Arc::ptr_eq(&open(true, Durability::None).unwrap(), &writer));
+        // The engine goes with its last handle, and the directory with it.
+        let weak = Arc::downgrade(&writer);
+        drop((reader, second, writer));
         assert!(weak.upgrade().is_none());
+        assert!(dir.file(crate::persist::LOCK).is_none());
     }
 }

@@ -189,6 +189,11 @@ impl Default for Indexes {
 }
 
 impl Indexes {
+    /// Forgets every index, for a database whose state was read again from its directory.
+    pub fn clear(&self) {
+        self.slots.lock().clear();
+    }
+
     /// Lets tests index small collections.
     #[cfg(test)]
     pub fn set_threshold(&self, threshold: usize) {
