@@ -1,7 +1,9 @@
 //! Branches: a name, the map of its keys split into independently locked shards, and where it was forked from.
 //!
 //! Forking clones every shard's map, which for the persistent `tree::Tree` is one reference-count increment each:
-//! O(1) in the amount of data. The two branches then share every version chain until one of them writes.
+//! O(1) in the amount of data. The two branches then share every node and version until one of them writes; a write
+//! copies the nodes on its path, heads included (they live in the leaves by value), and still shares the versions
+//! below.
 //!
 //! Each shard has its own lock so that commits to different keys proceed in parallel (`Database::commit`); a view
 //! of the whole branch (`Branch::entries`) holds every shard's lock at once while it clones them, so it never sees
@@ -63,10 +65,17 @@ impl Shard {
         let origin = w.origin.unwrap_or(ts);
         // One walk down the map, whether the key is new (puts of new keys, every event) or has a chain already.
         let mut version = 0;
-        self.map.insert_with(w.key, |prev| {
-            let prev = prev.map(|p| p.0.clone());
-            version = prev.as_ref().map_or(1, |p| p.version + 1);
-            Head::new(Arc::new(Version { version, timestamp: ts, origin, value: w.value, prev }))
+        // The old head is changed in place, not moved out of the leaf and back.
+        self.map.upsert(w.key, |old| match old {
+            Some(head) => {
+                head.push(ts, origin, w.value);
+                version = head.version;
+                None
+            }
+            None => {
+                version = 1;
+                Some(Head::new(Version { version, timestamp: ts, origin, value: w.value, prev: None }))
+            }
         });
         version
     }
@@ -138,7 +147,7 @@ impl Branch {
     }
 
     /// The head of `key`'s chain, if it has one.
-    pub fn head(&self, key: &[u8]) -> Option<Arc<Version>> {
+    pub fn head(&self, key: &[u8]) -> Option<Version> {
         self.shard(key).map.get(key).map(|h| h.0.clone())
     }
 

@@ -113,7 +113,7 @@ impl Inner {
         }
     }
 
-    pub fn head(&self, branch: BranchId, key: &[u8]) -> Result<Option<Arc<Version>>> {
+    pub fn head(&self, branch: BranchId, key: &[u8]) -> Result<Option<Version>> {
         Ok(self.branch(branch)?.head(key))
     }
 
@@ -527,7 +527,7 @@ impl Database {
         let k = keyspace::store_key(ns, space, key);
         let inner = self.read();
         let shard = inner.branch(branch)?.shard(&k);
-        Ok(shard.map.get(&k).and_then(|h| h.live_at(as_of)).map(|v| f(v)))
+        Ok(shard.map.get(&k).and_then(|h| h.live_at(as_of)).map(f))
     }
 
     /// Live keys in UTF-8 byte order, from after `after`, starting with `prefix`, at most `limit`.
@@ -577,7 +577,7 @@ impl Database {
         space: SpaceId,
         key: &str,
         limit: Option<usize>,
-    ) -> Result<Vec<Arc<Version>>> {
+    ) -> Result<Vec<Version>> {
         check_key(key)?;
         let k = keyspace::store_key(ns, space, key);
         Ok(match self.read().head(branch, &k)? {

@@ -150,14 +150,12 @@ impl FromIterator<(StoreKey, Head)> for Entries {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::keyspace::{event_key, store_key};
     use crate::version::Version;
 
     fn head(v: u64) -> Head {
-        Head::new(Arc::new(Version { version: v, timestamp: v, origin: v, value: None, prev: None }))
+        Head::new(Version { version: v, timestamp: v, origin: v, value: None, prev: None })
     }
 
     #[test]

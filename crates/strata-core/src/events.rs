@@ -11,7 +11,6 @@
 
 use std::collections::HashSet;
 use std::ops::Bound;
-use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use smallvec::smallvec;
@@ -89,10 +88,10 @@ pub fn tail(log: &Map, space: SpaceId) -> (u64, Hash) {
 /// The events of `events` (in sequence order) after `after` (exclusive), of type `kind` if given: the selection of a
 /// list or count, on the database or in a transaction.
 pub fn select<'a>(
-    events: impl Iterator<Item = (u64, &'a Arc<Version>)>,
+    events: impl Iterator<Item = (u64, &'a Version)>,
     kind_filter: Option<&'a str>,
     after: Option<u64>,
-) -> impl Iterator<Item = (u64, &'a Arc<Version>)> {
+) -> impl Iterator<Item = (u64, &'a Version)> {
     let from = after.map_or(0, |a| a.saturating_add(1));
     events
         .skip_while(move |(s, _)| *s < from)
@@ -152,8 +151,10 @@ impl Database {
         as_of: Option<u64>,
         f: impl FnOnce(&Version) -> R,
     ) -> Result<Option<R>> {
-        let head = self.read().head(branch, &keyspace::event_key(space, seq))?;
-        Ok(head.as_ref().and_then(|h| h.live_at(as_of)).map(|v| f(v)))
+        let k = keyspace::event_key(space, seq);
+        let inner = self.read();
+        let shard = inner.branch(branch)?.shard(&k);
+        Ok(shard.map.get(&k).and_then(|h| h.live_at(as_of)).map(f))
     }
 
     /// Events after `after` (exclusive), of type `kind` if given, at most `limit`, as of `as_of`, in order.
@@ -165,7 +166,7 @@ impl Database {
         after: Option<u64>,
         limit: Option<usize>,
         as_of: Option<u64>,
-    ) -> Result<Vec<(u64, Arc<Version>)>> {
+    ) -> Result<Vec<(u64, Version)>> {
         let log = self.log(branch, space)?;
         let live = scan(&log, space).filter_map(|(s, h)| h.live_at(as_of).map(|v| (s, v)));
         Ok(select(live, kind_filter, after).take(limit.unwrap_or(usize::MAX)).map(|(s, v)| (s, v.clone())).collect())

@@ -8,7 +8,6 @@
 //! value, so a key changed the same way on both sides, or merged before, is neither a conflict nor applied again.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use crate::branch::BranchId;
 use crate::bytes::Bytes;
@@ -51,7 +50,7 @@ pub struct MergeReport {
     pub committed: bool,
 }
 
-type HeadPair<'a> = (&'a StoreKey, Option<&'a Arc<Version>>, Option<&'a Arc<Version>>);
+type HeadPair<'a> = (&'a StoreKey, Option<&'a Version>, Option<&'a Version>);
 
 /// Keys whose heads differ between two maps (skipping all structure the two share), with both heads.
 fn differing<'a>(from: &'a Entries, to: &'a Entries) -> impl Iterator<Item = HeadPair<'a>> {
@@ -62,7 +61,7 @@ fn differing<'a>(from: &'a Entries, to: &'a Entries) -> impl Iterator<Item = Hea
     })
 }
 
-fn live(v: Option<&Arc<Version>>) -> Option<&Bytes> {
+fn live(v: Option<&Version>) -> Option<&Bytes> {
     v.and_then(|v| v.value.as_ref())
 }
 
@@ -70,19 +69,22 @@ fn live(v: Option<&Arc<Version>>) -> Option<&Bytes> {
 /// holds too, or the version recorded at their last merge, whichever is nearer the head of the chain the record was
 /// taken from (the source's when the last merge went the same way, else the target's).
 fn common_version<'a>(
-    source: &'a Arc<Version>,
-    target: Option<&'a Arc<Version>>,
-    last_merge: Option<(bool, &Arc<Version>)>,
-) -> Option<&'a Arc<Version>> {
+    source: &'a Version,
+    target: Option<&'a Version>,
+    last_merge: Option<(bool, &Version)>,
+) -> Option<&'a Version> {
     let seen: HashSet<u64> = target.map(|t| t.iter().map(|v| v.origin).collect()).unwrap_or_default();
     let shared = source.iter().find(|v| seen.contains(&v.origin));
+    // Versions are matched by `Version::same`, not by address: a head lives by value in each map that holds it
+    // (the record of the last merge keeps its own copy) and moves into an `Arc` when the key is written again, so
+    // one version has several addresses. The pair (timestamp, version number) still names one write of this key:
+    // a timestamp is one commit, on one branch, and a commit that writes the key twice numbers the writes apart;
+    // a merge's copy is a new write (its own timestamp) that keeps the `origin`, which is what `shared` matches.
     match last_merge {
         None => shared,
-        Some((true, recorded)) => {
-            source.iter().find(|v| Arc::ptr_eq(v, recorded) || shared.is_some_and(|s| Arc::ptr_eq(v, s)))
-        }
+        Some((true, recorded)) => source.iter().find(|v| v.same(recorded) || shared.is_some_and(|s| v.same(s))),
         Some((false, recorded)) => {
-            target?.iter().find(|v| Arc::ptr_eq(v, recorded) || shared.is_some_and(|s| v.origin == s.origin)).or(shared)
+            target?.iter().find(|v| v.same(recorded) || shared.is_some_and(|s| v.origin == s.origin)).or(shared)
         }
     }
 }

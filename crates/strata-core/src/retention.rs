@@ -21,24 +21,26 @@ pub struct Retention {
     pub cutoff: Option<u64>,
 }
 
+/// What a compaction makes of the chain below a version: `None` when it keeps all of it, else the new `prev`.
+type Cut = Option<Option<Arc<Version>>>;
+
 pub struct Compactor {
     rule: Retention,
     done: HashMap<(*const Version, u64), Arc<Version>>,
+    /// What `cut` made of each head, by the address of the version below it and the budget; that version is kept
+    /// alive here, so its address is not reused while the compaction runs.
+    heads: HashMap<(*const Version, u64), (Arc<Version>, Cut)>,
     pub dropped: u64,
 }
 
 impl Compactor {
     pub fn new(rule: Retention) -> Compactor {
-        Compactor { rule, done: HashMap::new(), dropped: 0 }
+        Compactor { rule, done: HashMap::new(), heads: HashMap::new(), dropped: 0 }
     }
 
     /// `v` with the chain below it cut to what the rule keeps; `budget` is how many versions may be kept from `v`
-    /// down, `v` included.
-    fn chain(&mut self, v: &Arc<Version>, budget: u64) -> Arc<Version> {
-        let key = (Arc::as_ptr(v), budget);
-        if let Some(done) = self.done.get(&key) {
-            return done.clone();
-        }
+    /// down, `v` included. `None` when nothing below `v` is cut: `v` stays as it is.
+    fn cut(&mut self, v: &Version, budget: u64) -> Cut {
         let young = self.rule.cutoff.is_none_or(|c| v.timestamp > c);
         let keep_below = budget > 1 && young;
         let prev = match (&v.prev, keep_below) {
@@ -54,28 +56,52 @@ impl Compactor {
             (None, None) => true,
             _ => false,
         };
-        let out = if same {
-            v.clone()
-        } else {
-            let value = v.value.clone();
-            Arc::new(Version { version: v.version, timestamp: v.timestamp, origin: v.origin, value, prev })
+        (!same).then_some(prev)
+    }
+
+    /// `cut` for a version behind an `Arc`, memoized by its address.
+    fn chain(&mut self, v: &Arc<Version>, budget: u64) -> Arc<Version> {
+        let key = (Arc::as_ptr(v), budget);
+        if let Some(done) = self.done.get(&key) {
+            return done.clone();
+        }
+        let out = match self.cut(v, budget) {
+            None => v.clone(),
+            Some(prev) => Arc::new(rebuilt(v, prev)),
         };
         self.done.insert(key, out.clone());
         out
     }
 
-    /// A branch map with every chain compacted; unchanged heads stay the same objects.
+    /// A branch map with every chain compacted; unchanged heads stay as they are.
     pub fn entries(&mut self, entries: &Entries) -> Entries {
         let budget = self.rule.max_versions.unwrap_or(u64::MAX).max(1);
         let mut out = entries.clone();
         for (k, h) in entries.iter() {
-            let c = self.chain(h, budget);
-            if !Arc::ptr_eq(&c, h) {
-                out.insert(k.clone(), Head::new(c));
+            // Heads live by value, a copy in each map that holds them, so they are memoized by the address of the
+            // version below them: one `Arc` is the `prev` of one version only (made when that version was
+            // written over), so branches that hold copies of one head are cut once, and counted once in `dropped`.
+            let Some(below) = &h.prev else { continue };
+            let key = (Arc::as_ptr(below), budget);
+            let prev = match self.heads.get(&key) {
+                Some((_, done)) => done.clone(),
+                None => {
+                    let done = self.cut(h, budget);
+                    self.heads.insert(key, (below.clone(), done.clone()));
+                    done
+                }
+            };
+            if let Some(prev) = prev {
+                out.insert(k.clone(), Head::new(rebuilt(h, prev)));
             }
         }
         out
     }
+}
+
+/// A copy of `v` with `prev` below it.
+fn rebuilt(v: &Version, prev: Option<Arc<Version>>) -> Version {
+    Version { version: v.version, timestamp: v.timestamp, origin: v.origin, value: v.value.clone(), prev }
 }
 
 #[cfg(test)]
@@ -91,7 +117,7 @@ mod tests {
         head.unwrap()
     }
 
-    fn stamps(v: &Arc<Version>) -> Vec<u64> {
+    fn stamps(v: &Version) -> Vec<u64> {
         v.iter().map(|v| v.timestamp).collect()
     }
 

@@ -85,47 +85,62 @@ enum MapRec {
     Diff { base: BranchId, set: Vec<(ByteBuf, u32)>, remove: Vec<ByteBuf> },
 }
 
-/// Numbers every distinct version object once, oldest of each chain first.
+/// Numbers every distinct version once, oldest of each chain first. A version is known by its key, its timestamp
+/// and version number (which name one write of that key, see `Version::same`) and the address of the version below
+/// it (a compaction may have cut one copy's chain and not another's), not by its own address: a head lives by value
+/// in each map that holds it, and in the chain of a branch that wrote the key since, behind an `Arc`. So a version
+/// several branches or a merge base hold is written once, as when every version was an `Arc`, and the file format
+/// did not change.
 #[derive(Default)]
-struct VersionTable {
-    index: HashMap<*const Version, u32>,
+struct VersionTable<'a> {
+    index: HashMap<VersionId<'a>, u32>,
     recs: Vec<VersionRec>,
 }
 
-impl VersionTable {
-    fn intern(&mut self, head: &Arc<Version>) -> u32 {
+type VersionId<'a> = (&'a [u8], u64, u64, *const Version);
+
+fn id<'a>(key: &'a [u8], v: &Version) -> VersionId<'a> {
+    (key, v.timestamp, v.version, v.prev.as_ref().map_or(std::ptr::null(), Arc::as_ptr))
+}
+
+impl<'a> VersionTable<'a> {
+    /// The record of `head`, the head of `key`'s chain, and of the versions below it.
+    fn intern(&mut self, key: &'a [u8], head: &Version) -> u32 {
         let mut fresh = Vec::new();
+        let mut below = None;
         let mut cur = Some(head);
         while let Some(v) = cur {
-            if self.index.contains_key(&Arc::as_ptr(v)) {
+            if let Some(i) = self.index.get(&id(key, v)) {
+                below = Some(*i);
                 break;
             }
             fresh.push(v);
-            cur = v.prev.as_ref();
+            cur = v.prev.as_deref();
         }
         for v in fresh.into_iter().rev() {
-            let prev = v.prev.as_ref().map(|p| self.index[&Arc::as_ptr(p)]);
-            self.index.insert(Arc::as_ptr(v), self.recs.len() as u32);
+            let i = self.recs.len() as u32;
             self.recs.push(VersionRec {
                 version: v.version,
                 timestamp: v.timestamp,
                 origin: v.origin,
                 value: v.value.as_deref().map(|b| ByteBuf::from(b.to_vec())),
-                prev,
+                prev: below,
             });
+            self.index.insert(id(key, v), i);
+            below = Some(i);
         }
-        self.index[&Arc::as_ptr(head)]
+        below.expect("a chain has a head")
     }
 
-    fn map(&mut self, entries: &Entries, base: Option<(BranchId, &Entries)>) -> MapRec {
+    fn map(&mut self, entries: &'a Entries, base: Option<(BranchId, &'a Entries)>) -> MapRec {
         match base {
-            None => MapRec::Full(entries.iter().map(|(k, h)| (ByteBuf::from(k.to_vec()), self.intern(h))).collect()),
+            None => MapRec::Full(entries.iter().map(|(k, h)| (ByteBuf::from(k.to_vec()), self.intern(k, h))).collect()),
             Some((id, from)) => {
                 let (mut set, mut remove) = (Vec::new(), Vec::new());
                 for item in from.diff(entries) {
                     match item {
                         DiffItem::Add(k, h) | DiffItem::Update { new: (k, h), .. } => {
-                            set.push((ByteBuf::from(k.to_vec()), self.intern(h)))
+                            set.push((ByteBuf::from(k.to_vec()), self.intern(k, h)))
                         }
                         DiffItem::Remove(k, _) => remove.push(ByteBuf::from(k.to_vec())),
                     }
@@ -215,8 +230,11 @@ pub fn decode(bytes: &[u8]) -> Result<State> {
         let value = r.value.map(|b| Bytes::from(b.into_vec()));
         versions.push(Arc::new(Version { version: r.version, timestamp: r.timestamp, origin: r.origin, value, prev }));
     }
-    let head =
-        |i: u32| versions.get(i as usize).cloned().map(Head::new).ok_or_else(|| corrupt(format!("no version {i}")));
+    // A map's head is a copy of its record, by value; the record's own `Arc` lives on only if a later version of
+    // some chain is written over it (a branch that wrote the key since).
+    let head = |i: u32| {
+        versions.get(i as usize).map(|v| Head::new(Version::clone(v))).ok_or_else(|| corrupt(format!("no version {i}")))
+    };
     let rebuild = |rec: MapRec, built: &BTreeMap<BranchId, BranchState>| -> Result<Entries> {
         match rec {
             MapRec::Full(items) => {
@@ -264,4 +282,64 @@ pub fn decode(bytes: &[u8]) -> Result<State> {
         deleted: body.deleted,
         merge_bases,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::{store_key, Namespace};
+
+    fn branch(entries: Entries) -> BranchState {
+        BranchState {
+            name: "b".into(),
+            created_at: 1,
+            fork: None,
+            entries,
+            spaces: BTreeSet::new(),
+            oldest: None,
+            latest: None,
+        }
+    }
+
+    #[test]
+    fn heads_several_maps_hold_are_written_once_and_load_by_value() {
+        let mut entries = Entries::new();
+        for i in 0..100u64 {
+            let value = Some(Bytes::from(&[i as u8][..]));
+            let mut head = Head::new(Version { version: 1, timestamp: 5, origin: 5, value, prev: None });
+            if i % 2 == 0 {
+                head.push(7, 7, None);
+            }
+            entries.insert(store_key(Namespace::Kv, 0, &format!("k{i}")), head);
+        }
+        // A branch that wrote ten keys since: their old heads are in its chains, behind `Arc`s.
+        let mut wrote = entries.clone();
+        for i in 0..10u64 {
+            let k = store_key(Namespace::Kv, 0, &format!("k{i}"));
+            let mut head = wrote.get(&k).unwrap().clone();
+            head.push(9, 9, None);
+            wrote.insert(k, head);
+        }
+        // Branches with no fork between them (as when the parent was deleted) and a merge base: full maps.
+        let state = State {
+            next_log: 1,
+            clock: 7,
+            next_branch: 3,
+            spaces: vec!["default".into()],
+            branches: BTreeMap::from([(0, branch(wrote)), (1, branch(entries.clone())), (2, branch(entries.clone()))]),
+            deleted: Vec::new(),
+            merge_bases: vec![((0, 1), (5, entries.clone()))],
+        };
+        let bytes = encode(&state);
+        let body: FileBody = rmp_serde::from_slice(&bytes[HEADER_LEN + 4..]).unwrap();
+        assert_eq!(body.versions.len(), 160, "one record per version, whoever holds it and however");
+        let back = decode(&bytes).unwrap();
+        for b in back.branches.values().skip(1) {
+            assert!(b.entries.iter().eq(entries.iter()));
+            for ((_, h), (_, want)) in b.entries.iter().zip(entries.iter()) {
+                let chain = |h: &Head| h.iter().map(|v| (v.version, v.timestamp, v.value.clone())).collect::<Vec<_>>();
+                assert_eq!(chain(h), chain(want));
+            }
+        }
+    }
 }

@@ -104,7 +104,7 @@ enum Seen<'a> {
     /// Its own latest pending write: the version the key gets from it at commit, and the value.
     Pending(u64, &'a Bytes),
     /// The snapshot's live version.
-    Stored(&'a Arc<Version>),
+    Stored(&'a Version),
     /// No live value: never written, deleted in the snapshot, or deleted by this transaction.
     Absent,
 }
@@ -329,15 +329,13 @@ impl Transaction {
         kind_filter: Option<&str>,
         after: Option<u64>,
         limit: Option<usize>,
-    ) -> Result<Vec<(u64, Arc<Version>)>> {
+    ) -> Result<Vec<(u64, Version)>> {
         self.usable(false)?;
         self.see_log(space);
-        let appended: Vec<(u64, Arc<Version>)> = self
+        let appended: Vec<(u64, Version)> = self
             .keys
             .range::<StoreKey, _>(events::bounds(space))
-            .filter_map(|(k, s)| {
-                Some((keyspace::event_seq(k)?, Arc::new(pending(s.version(), s.writes.last()?.as_ref()?))))
-            })
+            .filter_map(|(k, s)| Some((keyspace::event_seq(k)?, pending(s.version(), s.writes.last()?.as_ref()?))))
             .collect();
         let stored = events::scan(events::log(&self.snapshot, space), space)
             .filter_map(|(s, h)| h.live_at(None).map(|v| (s, v)));

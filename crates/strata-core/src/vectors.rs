@@ -11,7 +11,6 @@ mod filter;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 
 use crate::branch::BranchId;
 use crate::bytes::Bytes;
@@ -157,7 +156,7 @@ fn lookup(entries: &Entries, space: SpaceId, name: &str, as_of: Option<u64>) -> 
 
 /// A hit in the heap, ordered so that the worst kept hit is at the top. It borrows its version and key from the
 /// branch map: a scan of a large collection bumps no reference counts.
-struct Ranked<'a>(f32, Metric, &'a Arc<Version>, &'a StoreKey);
+struct Ranked<'a>(f32, Metric, &'a Version, &'a StoreKey);
 
 impl PartialEq for Ranked<'_> {
     fn eq(&self, other: &Self) -> bool {
@@ -294,7 +293,7 @@ impl Database {
         let inner = self.read();
         lookup(&inner.branch(branch)?.entries(), space, collection, as_of)?;
         let head = inner.head(branch, &item_key(space, collection, key))?;
-        Ok(head.as_ref().and_then(|h| h.live_at(as_of)).map(|v| f(v)))
+        Ok(head.as_ref().and_then(|h| h.live_at(as_of)).map(f))
     }
 
     pub fn delete_vector(&self, branch: BranchId, space: SpaceId, collection: &str, key: &str) -> Result<bool> {
@@ -376,7 +375,7 @@ impl Database {
 /// The best `k` of `candidates` for `query`, best first, ties broken by key. Exact and indexed searches both rank
 /// here, so they score and order alike.
 fn rank<'a>(
-    candidates: impl Iterator<Item = (&'a StoreKey, &'a Arc<Version>)>,
+    candidates: impl Iterator<Item = (&'a StoreKey, &'a Version)>,
     metric: Metric,
     query: &[f32],
     k: usize,

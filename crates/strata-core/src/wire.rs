@@ -39,7 +39,7 @@ pub fn read_event_into(v: &Version, out: &mut [u8]) -> usize {
 }
 
 /// `[[sequence, timestamp, type, payload], ...]`
-pub fn events(events: &[(u64, std::sync::Arc<Version>)]) -> Vec<u8> {
+pub fn events(events: &[(u64, Version)]) -> Vec<u8> {
     let mut out = Vec::new();
     array(&mut out, events.len());
     for (seq, v) in events {
@@ -224,7 +224,7 @@ pub fn strings<S: AsRef<str>>(items: &[S]) -> Vec<u8> {
 }
 
 /// `[[version, timestamp, deleted, value], ...]`, newest first.
-pub fn history(versions: &[std::sync::Arc<Version>]) -> Vec<u8> {
+pub fn history(versions: &[Version]) -> Vec<u8> {
     let mut out = Vec::new();
     array(&mut out, versions.len());
     for v in versions {

@@ -892,7 +892,7 @@ fn db_get(db: &Database, ns: Namespace, b: BranchId, sp: u32, key: &str, at: Opt
 }
 
 fn db_history(db: &Database, ns: Namespace, b: BranchId, sp: u32, key: &str, limit: Option<usize>) -> R<Vec<MVer>> {
-    code(db.history(ns, b, sp, key, limit)).map(|vs| vs.iter().map(|v| mver(v)).collect())
+    code(db.history(ns, b, sp, key, limit)).map(|vs| vs.iter().map(mver).collect())
 }
 
 fn db_diff(db: &Database, a: BranchId, b: BranchId) -> R<Vec<MChange>> {
