@@ -1018,6 +1018,84 @@ describe('vectors and branches', () => {
     expect(db.vector.search('c', [1, 1, 1, 1, 1], { k: 100 })).toEqual([])
   })
 
+  describe('a collection changed as a whole on one side and in part on the other merges as one conflict', () => {
+    type Case = { what: string; build: (db: Strata, f: Strata) => void }
+    const cases: Case[] = [
+      {
+        what: 'the source deleted it, the target added a vector to it',
+        build: (db, f) => {
+          f.vector.deleteCollection('c')
+          db.vector.upsert('c', 'added-on-target', [0, 1])
+        },
+      },
+      {
+        what: 'the source deleted it, the target changed a vector in it',
+        build: (db, f) => {
+          f.vector.deleteCollection('c')
+          db.vector.upsert('c', 'a', [5, 5])
+        },
+      },
+      {
+        what: 'the target deleted it, the source added a vector to it',
+        build: (db, f) => {
+          db.vector.deleteCollection('c')
+          f.vector.upsert('c', 'added-on-source', [0, 1])
+        },
+      },
+      {
+        what: 'both sides made it anew with other dimensions',
+        build: (db, f) => {
+          for (const [h, dim] of [[db, 3], [f, 4]] as const) {
+            h.vector.deleteCollection('c')
+            h.vector.createCollection('c', { dimension: dim })
+            h.vector.upsert('c', `made-with-${dim}`, Array.from({ length: dim }, () => 1))
+          }
+        },
+      },
+    ]
+    /** The collection `c` on a handle, all of it: definition and every vector. */
+    const whole = (h: Strata) => {
+      const def = h.vector.listCollections().find((c) => c.name === 'c')
+      if (!def) return null
+      const probe = Array.from({ length: def.dimension }, () => 1)
+      const keys = h.vector.search('c', probe, { k: 1000, filter: {} }).map((hit) => hit.key).sort()
+      return { def, vectors: keys.map((k) => [k, Array.from(h.vector.get('c', k)!.vector)]) }
+    }
+    for (const { what, build } of cases) {
+      it(what, () => {
+        const setup = () => {
+          const db = Strata.cache()
+          db.vector.createCollection('c', { dimension: 2 })
+          db.vector.upsert('c', 'a', [1, 2])
+          db.vector.upsert('c', 'b', [2, 1])
+          db.kv.put('k', 1)
+          db.forkBranch('f')
+          const f = db.branch('f')
+          build(db, f)
+          f.kv.put('k', 2) // an unrelated change merges as usual
+          return { db, f }
+        }
+        const strict = setup()
+        const before = whole(strict.db)
+        const e = expectCode(() => strict.db.mergeBranches('f'), 'MERGE_CONFLICT')
+        expect(e.conflicts).toEqual(['c'])
+        expect([whole(strict.db), strict.db.kv.get('k')]).toEqual([before, 1])
+
+        const ours = setup()
+        const kept = whole(ours.db)
+        expect(ours.db.mergeBranches('f', { strategy: 'ours' }).conflicts).toEqual(['c'])
+        expect([whole(ours.db), ours.db.kv.get('k')]).toEqual([kept, 2])
+
+        const theirs = setup()
+        expect(theirs.db.mergeBranches('f', { strategy: 'theirs' }).conflicts).toEqual(['c'])
+        expect([whole(theirs.db), theirs.db.kv.get('k')]).toEqual([whole(theirs.f), 2])
+        // Every vector left has the collection's dimension.
+        const w = whole(theirs.db)
+        for (const [, v] of w?.vectors ?? []) expect((v as number[]).length).toBe(w!.def.dimension)
+      })
+    }
+  })
+
   it('diffBranches works when branches differ in vectors (it is not required to list them)', () => {
     const db = Strata.cache()
     db.vector.createCollection('c', { dimension: 2 })

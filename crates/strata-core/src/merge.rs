@@ -7,7 +7,7 @@
 //! that side's value; changed on both sides to different values, it is a conflict. Sides are compared by live
 //! value, so a key changed the same way on both sides, or merged before, is neither a conflict nor applied again.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use crate::branch::BranchId;
 use crate::bytes::Bytes;
@@ -127,7 +127,7 @@ impl Database {
             let (s, t) = (inner.branch(source)?.entries(), inner.branch(target)?.entries());
             let last_merge = inner.merge_bases.get(&pair).map(|(from, seen)| (*from == source, seen));
             let mut writes = Vec::new();
-            let mut conflicts = Vec::new();
+            let mut conflicts: Vec<StoreKey> = Vec::new();
             for (k, ours_head, theirs_head) in differing(&t, &s) {
                 if keyspace::namespace_of(k) == Some(Namespace::Events) {
                     continue; // appended below, not merged key by key
@@ -144,21 +144,19 @@ impl Database {
                     continue;
                 }
                 if ours != before {
-                    conflicts.push(keyspace::label(k));
+                    conflicts.push(k.clone());
                     if strategy != Strategy::Theirs {
                         continue;
                     }
                 }
                 writes.push(Write { key: k.clone(), value: theirs.cloned(), origin: Some(theirs_head.origin) });
             }
-            // A collection the merge deletes takes the target's vectors in it along.
-            let dropped: Vec<(SpaceId, String)> = writes
-                .iter()
-                .filter(|w| w.value.is_none() && keyspace::namespace_of(&w.key) == Some(Namespace::Collections))
-                .map(|w| keyspace::decode(&w.key))
-                .map(|d| (d.space, d.key.to_string()))
-                .collect();
-            for (space, name) in dropped {
+            for c in conflicted_collections(&s, &t, &writes, &conflicts) {
+                take_whole(&c, &s, &t, strategy, &mut writes, &mut conflicts);
+            }
+            // A collection the merge deletes takes the target's vectors in it along (none of them changed on the
+            // target since, or the collection would have been a conflict above).
+            for (space, name) in dropped(&writes) {
                 for key in vectors::orphans(&t, space, &name) {
                     if !writes.iter().any(|w| w.key == key) {
                         writes.push(Write::new(key, None));
@@ -167,6 +165,7 @@ impl Database {
             }
             let spaces = inner.branch(source)?.spaces();
             writes.extend(events::merge_writes(&s, &t, spaces.into_iter()));
+            let mut conflicts: Vec<String> = conflicts.iter().map(|k| keyspace::label(k)).collect();
             conflicts.sort();
             conflicts.dedup();
             if strategy == Strategy::Strict && !conflicts.is_empty() {
@@ -178,5 +177,85 @@ impl Database {
             Ok((ops, MergeReport { applied, conflicts, committed: true }))
         })?;
         Ok(report)
+    }
+}
+
+/// A vector collection: its space and name.
+type CollectionId = (SpaceId, String);
+
+/// The collection a collection or vector key belongs to.
+fn collection_of(k: &StoreKey) -> Option<CollectionId> {
+    let d = keyspace::decode(k);
+    match d.ns {
+        Namespace::Collections => Some((d.space, d.key.to_string())),
+        Namespace::Vectors => d.key.split_once('\0').map(|(name, _)| (d.space, name.to_string())),
+        _ => None,
+    }
+}
+
+/// Collections the merge deletes (the source deleted them).
+fn dropped(writes: &[Write]) -> Vec<CollectionId> {
+    writes
+        .iter()
+        .filter(|w| w.value.is_none() && keyspace::namespace_of(&w.key) == Some(Namespace::Collections))
+        .filter_map(|w| collection_of(&w.key))
+        .collect()
+}
+
+/// Collections whose vectors only make sense together with their definition, so that the merge takes each whole
+/// from one side, as one conflict: defined differently on the two sides (another dimension or metric); deleted by
+/// the source while the target changed vectors in it (added ones, which the source never had, or changed ones,
+/// already conflicts); or given vectors by the source while the target deleted it.
+fn conflicted_collections(
+    s: &Entries,
+    t: &Entries,
+    writes: &[Write],
+    conflicts: &[StoreKey],
+) -> BTreeSet<CollectionId> {
+    let mut out: BTreeSet<CollectionId> = conflicts
+        .iter()
+        .filter(|k| keyspace::namespace_of(k) == Some(Namespace::Collections))
+        .filter_map(collection_of)
+        .collect();
+    for (space, name) in dropped(writes) {
+        let changed_on_target = |k: &StoreKey| s.get(k).is_none() || conflicts.contains(k);
+        if vectors::orphans(t, space, &name).iter().any(changed_on_target) {
+            out.insert((space, name));
+        }
+    }
+    for w in writes.iter().filter(|w| w.value.is_some() && keyspace::namespace_of(&w.key) == Some(Namespace::Vectors)) {
+        let Some((space, name)) = collection_of(&w.key) else { continue };
+        let definition = keyspace::store_key(Namespace::Collections, space, &name);
+        let defined = match writes.iter().find(|x| x.key == definition) {
+            Some(x) => x.value.is_some(),
+            None => t.get(&definition).is_some_and(|h| h.is_live()),
+        };
+        if !defined {
+            out.insert((space, name));
+        }
+    }
+    out
+}
+
+/// Resolves collection `c` as a whole: its definition is the conflict reported (its vectors' own conflicts fold
+/// into it); `Theirs` makes it on the target exactly what it is on the source, `Ours` leaves the target's as it is.
+fn take_whole(
+    c: &CollectionId,
+    s: &Entries,
+    t: &Entries,
+    strategy: Strategy,
+    writes: &mut Vec<Write>,
+    conflicts: &mut Vec<StoreKey>,
+) {
+    let inside = |k: &StoreKey| collection_of(k).as_ref() == Some(c);
+    writes.retain(|w| !inside(&w.key));
+    conflicts.retain(|k| !inside(k));
+    conflicts.push(keyspace::store_key(Namespace::Collections, c.0, &c.1));
+    if strategy == Strategy::Theirs {
+        for (k, ours, theirs) in differing(t, s).filter(|(k, _, _)| inside(k)) {
+            if live(ours) != live(theirs) {
+                writes.push(Write { key: k.clone(), value: live(theirs).cloned(), origin: theirs.map(|v| v.origin) });
+            }
+        }
     }
 }
