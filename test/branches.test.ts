@@ -282,6 +282,10 @@ describe('branches: delete', () => {
     db.setBranch('other')
     expectCode(() => db.deleteBranch('default'), 'INVALID_NAME', 'default')
     expect(db.branchExists('default')).toBe(true)
+    // Standing on default, the reason is still that default is never deleted, not advice to move off it.
+    const onDefault = Strata.cache()
+    const e = expectCode(() => onDefault.deleteBranch('default'), 'INVALID_NAME', 'default branch cannot be deleted')
+    expect(e.message).not.toContain('setBranch')
   })
 
   it("the handle's own current branch cannot be deleted: INVALID_NAME", () => {

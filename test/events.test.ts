@@ -211,14 +211,23 @@ describe('events: spaces', () => {
     }
   })
 
-  it('a space holding events counts as non-empty for deleteSpace', () => {
+  it('a space holding events is never deleted: the error says why, with or without force, and never loops', () => {
     const db = Strata.cache()
     db.setSpace('logs')
     db.events.append('e', 1)
+    db.kv.put('k', 1)
     db.setSpace('default')
-    expectCode(() => db.deleteSpace('logs'), 'INVALID_NAME', 'force')
+    // Entries beside the log: force deletes them, and the message says the log stays.
+    expectCode(() => db.deleteSpace('logs'), 'INVALID_NAME', '1 live entries', 'event log of 1 events', 'force: true')
+    expect(db.deleteSpace('logs', { force: true })).toBe(true)
+    // Then nothing but the log is left: no option helps, and the message offers none.
+    for (const options of [undefined, { force: true }]) {
+      const e = expectCode(() => db.deleteSpace('logs', options), 'INVALID_NAME', 'nothing but its event log', 'append-only')
+      expect(e.message).not.toContain('force')
+    }
+    expect(db.listSpaces()).toContain('logs')
     db.setSpace('logs')
-    expect(db.events.count()).toBe(1)
+    expect([db.events.count(), db.kv.get('k')]).toEqual([1, null])
   })
 
   it('after deleteSpace({ force }) the log of that space is consistent: count = list, dense, verifies', () => {
@@ -228,6 +237,7 @@ describe('events: spaces', () => {
     db.setSpace('s')
     db.events.append('a', 1)
     db.events.append('a', 2)
+    db.kv.put('k', 1)
     db.setSpace('default')
     expect(db.deleteSpace('s', { force: true })).toBe(true)
     db.setSpace('s')

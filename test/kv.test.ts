@@ -125,6 +125,16 @@ describe('kv: delete', () => {
   })
 })
 
+describe('kv: bad numbers name their type', () => {
+  it("a string or bigint where a number belongs is named as such, not printed as if it were the number", () => {
+    const db = Strata.cache()
+    db.kv.put('k', 1)
+    expectCode(() => db.kv.get('k', { asOf: '5' } as never), 'INVALID_VALUE', 'asOf', 'the string "5"')
+    expectCode(() => db.kv.list({ limit: 5n } as never), 'INVALID_VALUE', 'limit', 'bigint 5n')
+    expectCode(() => db.begin({ readOnly: 'true' } as never), 'INVALID_VALUE', 'readOnly', 'the string "true"')
+  })
+})
+
 describe('kv: list', () => {
   it('a limit of 2^32 or more lists everything, on both backends (no limit wraps around)', () => {
     const db = Strata.cache()

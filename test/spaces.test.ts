@@ -115,6 +115,8 @@ describe('spaces', () => {
     db.setSpace('default')
     expectCode(() => db.deleteSpace('full'), 'INVALID_NAME', 'full')
     expectCode(() => db.deleteSpace('full', { force: false }), 'INVALID_NAME')
+    // A force that is not a boolean is refused, not read as false (which gave the advice to pass force: true).
+    expectCode(() => db.deleteSpace('full', { force: 1 } as never), 'INVALID_VALUE', 'force', 'boolean')
     expect(db.listSpaces()).toContain('full')
     db.setSpace('full')
     expect(db.kv.get('k')).toBe(1)

@@ -166,15 +166,31 @@ function optionalNumber(n: unknown, what: string, integer: boolean): number | un
   if (n === undefined) return undefined
   if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
     const kind = integer ? 'a non-negative integer' : 'a non-negative number'
-    throw new StrataError('INVALID_VALUE', `${what} must be ${kind}, got ${String(n)}`)
+    throw new StrataError('INVALID_VALUE', `${what} must be ${kind}, got ${shown(n)}`)
   }
   return n
+}
+
+/** A bad argument as a message shows it: its type too where its text alone would pass for a good one (`'5'`, `5n`). */
+function shown(v: unknown): string {
+  switch (typeof v) {
+    case 'number':
+      return String(v)
+    case 'string':
+      return `the string ${JSON.stringify(v)}`
+    case 'bigint':
+      return `the bigint ${v}n (pass a number)`
+    case 'object':
+      return v === null ? 'null' : Array.isArray(v) ? 'an array' : 'an object'
+    default:
+      return typeof v
+  }
 }
 
 /** A boolean option: `undefined` is `fallback`; anything but a boolean is refused rather than read as truthy. */
 function optionalFlag(v: unknown, what: string, where: string, fallback: boolean): boolean {
   if (v === undefined) return fallback
-  if (typeof v !== 'boolean') throw new StrataError('INVALID_VALUE', `${where}: ${what} must be a boolean, got ${v === null ? 'null' : typeof v}`)
+  if (typeof v !== 'boolean') throw new StrataError('INVALID_VALUE', `${where}: ${what} must be a boolean, got ${shown(v)}`)
   return v
 }
 
@@ -1363,7 +1379,8 @@ export class Strata {
   deleteBranch(name: string): void {
     this.enterWrite()
     checkName(name, 'branch')
-    if (name === this.branchName) {
+    // `default` is never deleted: saying so first spares the advice to move off it, which would not help.
+    if (name === this.branchName && name !== 'default') {
       throw new StrataError('INVALID_NAME', `cannot delete ${JSON.stringify(name)}: it is this handle's current branch; setBranch to another first`)
     }
     this.call((b) => b.deleteBranch(name))
@@ -1459,13 +1476,16 @@ export class Strata {
 
   /**
    * Deletes a space of the current branch (its keys become deletes in the history); returns whether it existed.
-   * @throws {StrataError} `INVALID_NAME` (`default`, or a non-empty space without `{ force: true }`), `READ_ONLY`.
+   * Event logs are append-only: a forced delete leaves a space's events, and the space with them.
+   * @throws {StrataError} `INVALID_NAME` (`default`, a non-empty space without `{ force: true }`, or a space holding
+   *   nothing but events), `INVALID_VALUE` (`force` not a boolean), `READ_ONLY`.
    */
   deleteSpace(name: string, options?: { force?: boolean }): boolean {
     this.enter()
     checkName(name, 'space')
     checkOptions(options, ['force'], 'deleteSpace')
-    return this.callWrite((b) => b.deleteSpace(this.branchId, name, options?.force === true))
+    const force = optionalFlag(options?.force, 'force', 'deleteSpace', false)
+    return this.callWrite((b) => b.deleteSpace(this.branchId, name, force))
   }
 
   // ---- time travel ------------------------------------------------------------------------------------------

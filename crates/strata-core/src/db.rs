@@ -490,17 +490,24 @@ impl Database {
                 .filter(|(_, h)| h.is_live())
                 .map(|(k, _)| k.clone())
                 .collect();
-            if !live.is_empty() && !force {
-                return fail!(
-                    InvalidName,
-                    "space {name:?} holds {} live entries; pass {{ force: true }} to delete it with them",
-                    live.len()
-                );
-            }
             // Event logs are append-only: a forced delete removes everything else and leaves the log, so the
             // space stays while it has one.
             let (events, others): (Vec<StoreKey>, Vec<StoreKey>) =
                 live.into_iter().partition(|k| keyspace::namespace_of(k) == Some(Namespace::Events));
+            let log = match events.len() {
+                0 => String::new(),
+                n => format!(" and an event log of {n} events, which is append-only and stays with the space"),
+            };
+            if others.is_empty() && !events.is_empty() {
+                return fail!(InvalidName, "space {name:?} holds nothing but its event log ({} events), which is append-only: a space with events is never deleted", events.len());
+            }
+            if !others.is_empty() && !force {
+                return fail!(
+                    InvalidName,
+                    "space {name:?} holds {} live entries{log}; pass {{ force: true }} to delete the entries",
+                    others.len()
+                );
+            }
             let mut ops = inner.commit_op(branch, others.into_iter().map(|key| Write::new(key, None)).collect());
             if events.is_empty() {
                 ops.push(Op::RemoveSpace { branch, space });
