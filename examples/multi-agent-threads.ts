@@ -37,7 +37,7 @@ function agent(id: string, start: Int32Array): Report {
   for (;;) {
     // Pattern 1: claim the next task with CAS; another thread may win the race, then we read again.
     const v = db.state.getVersioned('task:next') ?? (db.state.init('task:next', 0), db.state.getVersioned('task:next')!)
-    const taskId = Value.asInt(v.value) as number
+    const taskId = Value.asInt(v.value) ?? 0
     if (taskId >= TASKS) break
     if (db.state.cas('task:next', v.version, taskId + 1) === null) {
       lostRaces++

@@ -19,7 +19,7 @@ async function agent(id: string): Promise<number[]> {
   for (;;) {
     // Pattern 1: claim the next task with CAS. Claims go to `default`, where every agent sees them.
     const v = db.state.getVersioned('task:next') ?? (db.state.init('task:next', 0), db.state.getVersioned('task:next')!)
-    const taskId = Value.asInt(v.value) as number
+    const taskId = Value.asInt(v.value) ?? 0
     if (taskId >= TASKS.length) break
     await pause() // another agent may claim in between: the CAS below then fails and we retry
     if (db.state.cas('task:next', v.version, taskId + 1) === null) continue

@@ -6,10 +6,12 @@
 //   3. wasm        cargo build --target wasm32-unknown-unknown, then wasm-bindgen --target web -> wasm/
 //   4. bundles     esbuild: dist/index.js (Node ESM), dist/index.cjs (Node CommonJS), dist/browser.js (WASM only),
 //                  dist/wasm.* and dist/native.* (entries that force a backend; wasm.js is also Deno's)
-//   5. types       tsc --emitDeclarationOnly -> dist/*.d.ts
+//   5. types       tsc --emitDeclarationOnly -> dist/*.d.ts, and a CommonJS twin of each, dist/*.d.cts (the package is
+//                  ESM, so TypeScript reads a .d.ts as ESM and refuses it to a CommonJS `require` under node16)
 //
 // `--skip-native` builds everything but the addon (to test the WebAssembly fallback as a user without a binary).
 import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { build } from 'esbuild'
 
 const skipNative = process.argv.includes('--skip-native')
@@ -75,4 +77,8 @@ for (const name of ['wasm', 'native']) {
 
 step('types (tsc)')
 run('npx', ['tsc', '-p', 'tsconfig.build.json'])
+for (const f of readdirSync('dist').filter((f) => f.endsWith('.d.ts'))) {
+  const esm = readFileSync(`dist/${f}`, 'utf8')
+  writeFileSync(`dist/${f.replace(/\.d\.ts$/, '.d.cts')}`, esm.replace(/(from\s+['"]\.\/[\w.-]+)\.js(['"])/g, '$1.cjs$2'))
+}
 console.log('\n[build] done')

@@ -9,10 +9,10 @@ import { Worker } from 'node:worker_threads'
 import { fileURLToPath } from 'node:url'
 import { BACKEND, tick, uniq } from './helpers.js'
 
-/** Pattern 1, verbatim: claim the next task with CAS. Returns the claimed task id, or null on a lost race. */
+/** Pattern 1, verbatim (it typechecks as the spec writes it): claim the next task with CAS. Returns the claimed task id, or null on a lost race. */
 function claimNext(db: Strata): number | null {
   const v = db.state.getVersioned('task:next') ?? (db.state.init('task:next', 0), db.state.getVersioned('task:next')!)
-  const taskId = (Value.asInt(v.value) as number | undefined) ?? 0
+  const taskId = Value.asInt(v.value) ?? 0
   if (db.state.cas('task:next', v.version, taskId + 1) !== null) return taskId
   return null
 }
@@ -26,7 +26,7 @@ describe('pattern 1: claim tasks with CAS', () => {
         // The spec's pattern, with an await between the read and the CAS.
         const v =
           db.state.getVersioned('task:next') ?? (db.state.init('task:next', 0), db.state.getVersioned('task:next')!)
-        const taskId = (Value.asInt(v.value) as number | undefined) ?? 0
+        const taskId = Value.asInt(v.value) ?? 0
         if (taskId >= tasks) return
         // A varying pause (deterministic per agent and task), so no agent always wins.
         for (let j = 0; j <= (id * 7 + taskId * 3) % 4; j++) await tick()

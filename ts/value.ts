@@ -20,7 +20,9 @@ export const Value = {
    * @param v - any value, typically one read from the database.
    * @returns `v` when it is an integral `number` within ±(2^53 − 1) or a `bigint`, else `undefined` (`1.5`, `'1'`
    *   and `null` are not integers; nor is `2 ** 53`, which is stored as a float, as the engine stores every number
-   *   that JavaScript cannot hold exactly as an integer).
+   *   that JavaScript cannot hold exactly as an integer). Typed `number` unless asked otherwise, so that counters
+   *   and ids read as numbers (`(Value.asInt(v) ?? 0) + 1`); an int stored beyond ±(2^53 − 1) reads back as a
+   *   `bigint`, so where values can be that large ask for both: `Value.asInt<number | bigint>(v)`.
    * @example
    * ```ts
    * Value.asInt(42) // 42
@@ -28,9 +30,9 @@ export const Value = {
    * Value.asInt(1.5) // undefined
    * ```
    */
-  asInt(v: unknown): number | bigint | undefined {
-    if (typeof v === 'number') return Number.isSafeInteger(v) ? v : undefined
-    return typeof v === 'bigint' ? v : undefined
+  asInt<T extends number | bigint = number>(v: unknown): T | undefined {
+    if (typeof v === 'number') return Number.isSafeInteger(v) ? (v as T) : undefined
+    return typeof v === 'bigint' ? (v as T) : undefined
   },
 
   /**
@@ -146,7 +148,7 @@ export const Value = {
    * Value.kind({}) // 'object'
    * ```
    */
-  kind(v: Value): ValueKind {
+  kind(v: unknown): ValueKind {
     switch (typeof v) {
       case 'boolean':
         return 'bool'

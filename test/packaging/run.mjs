@@ -132,7 +132,7 @@ const summary = (r) => `${r.runtime} ${r.arch} ${r.module} ${r.specifier} -> ${r
 
 // ---- checks ------------------------------------------------------------------------------------------------------
 
-const ALLOWED = /^(package\.json|README\.md|LICEN[CS]E(\.md|\.txt)?|dist\/[\w.-]+\.(js|cjs|d\.ts)|wasm\/strata_wasm_bg\.wasm|native\/index\.cjs)$/
+const ALLOWED = /^(package\.json|README\.md|LICEN[CS]E(\.md|\.txt)?|dist\/[\w.-]+\.(js|cjs|d\.c?ts)|wasm\/strata_wasm_bg\.wasm|native\/index\.cjs)$/
 const MAX_PACKED = 1 << 20 // the tarball; about 420 KB today (the .wasm is most of it)
 const MAX_UNPACKED = 3 << 20
 
