@@ -376,7 +376,7 @@ describe('json: paths that are not paths', () => {
   it('get, set and delete reject malformed paths with INVALID_PATH naming the path', () => {
     const db = Strata.cache()
     db.json.set('d', '$', { a: 1 })
-    const bad = ['', 'a', '.a', '$a', '$.', '$..a', '$.1a', '$.a.', '$[', '$[]', '$[-1]', '$[1.5]', '$[x]', "$['a", "$['a'", '$["a"]', '$ .a', '$.a b', '$*', '$.a[0']
+    const bad = ['', 'a', '.a', '$a', '$.', '$..a', '$.1a', '$.a.', '$[', '$[]', '$[-1]', '$[1.5]', '$[x]', "$['a", "$['a'", '$["a\']', '$[01]', '$ .a', '$.a b', '$*', '$.a[0']
     for (const p of bad) {
       expectCode(() => db.json.get('d', p), 'INVALID_PATH', JSON.stringify(p))
       expectCode(() => db.json.set('d', p, 1), 'INVALID_PATH')
@@ -389,6 +389,26 @@ describe('json: paths that are not paths', () => {
     }
     expect(db.json.get('d')).toEqual({ a: 1 })
     expect(db.json.history('d')).toHaveLength(1)
+  })
+})
+
+describe('json: path forms of RFC 9535 beyond the three the spec names', () => {
+  it('a .name may hold non-ASCII characters; a bracketed name may be double-quoted; escapes work in both quotes', () => {
+    const db = Strata.cache()
+    db.json.set('d', '$.ünï.日本', 1)
+    db.json.set('d', '$["we ird"]["it\\"s"]', 2)
+    db.json.set('d', "$['o\\'k']", 3)
+    expect(db.json.get('d')).toEqual({ ünï: { 日本: 1 }, 'we ird': { 'it"s': 2 }, "o'k": 3 })
+    expect(db.json.get('d', "$['ünï']['日本']")).toBe(1)
+    expect(db.json.get('d', `$['we ird']['it"s']`)).toBe(2)
+    expect(db.json.get('d', '$["o\'k"]')).toBe(3)
+  })
+
+  it('errors write a name that is no .name as a bracketed step, so the path in the message parses back', () => {
+    const db = Strata.cache()
+    db.json.set('d', '$', { 'we ird': 5 })
+    const e = expectCode(() => db.json.set('d', "$['we ird'].x", 1), 'INVALID_PATH', "$['we ird']")
+    expect(e.message).not.toContain('$.we ird')
   })
 })
 

@@ -1,5 +1,7 @@
 /**
- * JSONPath for `db.json`: `$` (the whole document) followed by `.name`, `['name']` and `[index]` steps. Documents
+ * JSONPath for `db.json`: `$` (the whole document) followed by `.name`, `['name']` and `[index]` steps. As in RFC
+ * 9535, a `.name` may hold any non-ASCII character, a bracketed name may be quoted with `'` or `"` (a backslash
+ * escapes the next character), and an index has no leading zeros; `-` and `$` are allowed in `.name` too. Documents
  * are plain `Value`s; these functions read and change them by path and throw `INVALID_PATH` naming the step.
  */
 import { StrataError } from './errors.js'
@@ -11,7 +13,7 @@ function invalid(path: string, at: number, why: string): StrataError {
   return new StrataError('INVALID_PATH', `path ${JSON.stringify(path)}: ${why} at offset ${at}; use $, .name, ['name'] or [index] steps`)
 }
 
-const NAME = /^[A-Za-z_$][A-Za-z0-9_$-]*/
+const NAME = /^[A-Za-z_$\u0080-\u{10FFFF}][A-Za-z0-9_$\-\u0080-\u{10FFFF}]*/u
 
 /** Parses a path into steps; `$` alone is `[]`. */
 export function parsePath(path: unknown): Step[] {
@@ -26,18 +28,19 @@ export function parsePath(path: unknown): Step[] {
       if (m === null) throw invalid(path, i, `'${rest.slice(0, 8)}' is not a .name step`)
       steps.push({ key: m[0] })
       i += 1 + m[0].length
-    } else if (rest.startsWith("['")) {
+    } else if (rest.startsWith("['") || rest.startsWith('["')) {
+      const quote = rest[1]!
       let j = 2
       let key = ''
-      for (; j < rest.length && rest[j] !== "'"; j++) {
+      for (; j < rest.length && rest[j] !== quote; j++) {
         if (rest[j] === '\\' && j + 1 < rest.length) j++
         key += rest[j]
       }
-      if (rest.slice(j, j + 2) !== "']") throw invalid(path, i, `the ['name'] step is not closed`)
+      if (rest.slice(j, j + 2) !== `${quote}]`) throw invalid(path, i, `the [${quote}name${quote}] step is not closed`)
       steps.push({ key })
       i += j + 2
     } else if (rest.startsWith('[')) {
-      const m = /^\[(\d+)\]/.exec(rest)
+      const m = /^\[(0|[1-9]\d*)\]/.exec(rest)
       if (m === null) throw invalid(path, i, `'${rest.slice(0, 8)}' is not an [index] step`)
       steps.push({ index: Number(m[1]) })
       i += m[0].length
@@ -48,8 +51,15 @@ export function parsePath(path: unknown): Step[] {
   return steps
 }
 
+/** A step as a path writes it: a name as `.name` where that parses back, else as `['name']`. */
+function stepText(s: Step): string {
+  if (!('key' in s)) return `[${s.index}]`
+  return NAME.exec(s.key)?.[0] === s.key ? `.${s.key}` : `['${s.key.replace(/[\\']/g, '\\$&')}']`
+}
+
+/** The path of the first `n` steps. */
 function describe(steps: Step[], n: number): string {
-  return '$' + steps.slice(0, n).map((s) => ('key' in s ? `.${s.key}` : `[${s.index}]`)).join('')
+  return '$' + steps.slice(0, n).map(stepText).join('')
 }
 
 function isObject(v: Value | undefined): v is { [key: string]: Value } {
@@ -103,10 +113,10 @@ export function setAt(doc: Value | undefined, steps: Step[], value: Value): Valu
       return walk(existing, i + 1)
     }
     if ('key' in step) {
-      if (!isObject(copy)) throw new StrataError('INVALID_PATH', `cannot use .${step.key} on ${describe(steps, i)}: it is not an object`)
+      if (!isObject(copy)) throw new StrataError('INVALID_PATH', `cannot use ${stepText(step)} on ${describe(steps, i)}: it is not an object`)
       setOwn(copy, step.key, next(Object.hasOwn(copy, step.key) ? copy[step.key] : undefined))
     } else {
-      if (!Array.isArray(copy)) throw new StrataError('INVALID_PATH', `cannot use [${step.index}] on ${describe(steps, i)}: it is not an array`)
+      if (!Array.isArray(copy)) throw new StrataError('INVALID_PATH', `cannot use ${stepText(step)} on ${describe(steps, i)}: it is not an array`)
       if (step.index > copy.length) {
         throw new StrataError('INVALID_PATH', `index ${step.index} is past the end of ${describe(steps, i)} (length ${copy.length})`)
       }
