@@ -81,8 +81,9 @@ struct SyncState {
 
 pub struct Persist {
     storage: Arc<dyn Storage>,
-    /// As opened, but for `durability`, which is the strongest any open of the engine asked for (`strengthen`).
+    /// As opened, but for `durability` and `read_only`: later opens of the engine change those (below).
     options: OpenOptions,
+    /// The strongest durability any open of the engine asked for (`strengthen`).
     durability: AtomicU8,
     /// Whether a thread already fsyncs in the background for `Standard` (`claim_background_sync`).
     background_sync: AtomicBool,
