@@ -70,7 +70,7 @@ function jsonPath(segs: readonly (string | number)[]): string {
 }
 
 /** Why a (non-null, non-array, non-Uint8Array) object cannot be stored, and what to store instead. */
-function describeObject(v: object, proto: object | null): string {
+export function describeObject(v: object, proto: object | null): string {
   if (v instanceof Date) return 'is a Date; store date.getTime() or date.toISOString()'
   if (v instanceof Map)
     return 'is a Map; store a plain object (Object.fromEntries(map)) or an array of [key, value] pairs'

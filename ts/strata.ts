@@ -204,12 +204,6 @@ function readAsOf(requested: unknown, handle: number | undefined): number | unde
   return handle === undefined ? asOf : Math.min(asOf, handle)
 }
 
-/** A list's `limit`. The engine counts in 32 bits, and no list holds more, so a larger limit is no limit. */
-function optionalLimit(n: unknown): number | undefined {
-  const limit = optionalNumber(n, 'limit', true)
-  return limit === undefined ? undefined : Math.min(limit, 0xffff_ffff)
-}
-
 const encoder = new Encoder()
 
 /** The engine state a handle shares with the handles made from it. */
@@ -336,7 +330,7 @@ class Keyspace {
     checkOptions(options, ['prefix', 'limit', 'after', 'asOf'], `${NAMESPACE_NAMES[this.ns]}.list`)
     const prefix = options?.prefix === undefined ? undefined : checkKeyPart(options.prefix, 'prefix')
     const after = options?.after === undefined ? undefined : checkKeyPart(options.after, 'after')
-    const limit = optionalLimit(options?.limit)
+    const limit = optionalNumber(options?.limit, 'limit', true)
     const asOf = readAsOf(options?.asOf, this.target.asOf)
     return decodeKeys(this.target.list(this.ns, prefix, after, limit, asOf))
   }
@@ -349,7 +343,7 @@ class Keyspace {
     this.target.open()
     checkKey(key, this.what)
     checkOptions(options, ['limit', 'asOf'], `${NAMESPACE_NAMES[this.ns]}.history`)
-    const limit = optionalLimit(options?.limit)
+    const limit = optionalNumber(options?.limit, 'limit', true)
     const asOf = readAsOf(options?.asOf, this.target.asOf)
     // As of a time, the newest versions are the ones to leave out, so the limit applies after that filter.
     const rows = decodeAll(this.target.history(this.ns, key, asOf === undefined ? limit : undefined)) as [number, number, boolean, Value][]
@@ -512,7 +506,7 @@ export class Events {
     checkOptions(options, ['type', 'after', 'limit', 'asOf'], 'events.list')
     const type = options?.type === undefined ? undefined : checkKeyPart(options.type, 'type')
     const after = optionalNumber(options?.after, 'after', true)
-    const limit = optionalLimit(options?.limit)
+    const limit = optionalNumber(options?.limit, 'limit', true)
     const asOf = readAsOf(options?.asOf, this.target.asOf)
     const rows = decodeAll(this.target.listEvents(type, after, limit, asOf)) as [number, number, string, Value][]
     return rows.map(([sequence, timestamp, type, payload]) => ({ sequence, type, payload, timestamp }))

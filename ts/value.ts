@@ -5,6 +5,7 @@
  * (`bigint`) and byte strings (`Uint8Array`). Integers within ±(2^53 − 1) come back as `number`, larger ones as
  * `bigint`; bytes always come back as a plain `Uint8Array`, even if a Node `Buffer` was stored.
  */
+import { describeObject } from './codec.js'
 import { StrataError } from './errors.js'
 
 export type Value = null | boolean | number | bigint | string | Uint8Array | Value[] | { [key: string]: Value }
@@ -163,7 +164,7 @@ export const Value = {
         if (Array.isArray(v)) return 'array'
         if (v instanceof Uint8Array) return 'bytes'
         if (isPlainObject(v)) return 'object'
-        throw new StrataError('INVALID_VALUE', `Value.kind: ${describe(v)} is not a Value (null, boolean, number, bigint, string, Uint8Array, array or plain object)`)
+        throw new StrataError('INVALID_VALUE', `Value.kind: the argument is no Value: it ${describe(v)}`)
     }
   },
 } as const
@@ -175,8 +176,8 @@ function isPlainObject(v: unknown): boolean {
   return proto === Object.prototype || proto === null
 }
 
+/** What a non-Value is, and what to use instead: the codec's words for an object it cannot store. */
 function describe(v: unknown): string {
-  if (typeof v !== 'object' || v === null) return typeof v
-  const ctor = (Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null)?.constructor
-  return ctor?.name ? `an instance of ${ctor.name}` : 'an object with a custom prototype'
+  if (typeof v === 'object' && v !== null) return describeObject(v, Object.getPrototypeOf(v) as object | null)
+  return typeof v === 'undefined' ? 'is undefined; use null for "no value"' : `is a ${typeof v}`
 }

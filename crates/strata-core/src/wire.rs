@@ -304,9 +304,10 @@ pub fn opt_u64(n: Option<f64>) -> Option<u64> {
     n.filter(|n| *n >= 0.0).map(|n| n as u64)
 }
 
-/// A `limit` argument: how many items at most, or no limit.
+/// A `limit` argument: how many items at most, or no limit. Saturating: on WebAssembly `usize` has 32 bits, and a
+/// plain cast would wrap a limit of 2^32 to 0.
 pub fn limit(n: Option<f64>) -> Option<usize> {
-    opt_u64(n).map(|n| n as usize)
+    opt_u64(n).map(|n| usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 #[cfg(test)]
